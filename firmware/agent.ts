@@ -1,0 +1,203 @@
+import { mkdirSync, readFileSync, chmodSync, unlinkSync, existsSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
+import { loadConfig, type LoadInput } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { EventBus } from './core/bus.js';
+import { systemClock } from './core/clock.js';
+import { PeerhubError, isPeerhubError } from './core/errors.js';
+import { createLogger, type Logger } from './core/logger.js';
+import { buildControlApi } from './control/app.js';
+import type { StatusView } from './control/types.js';
+import { loadOrCreateIdentity, peerName } from './identity/index.js';
+import type { Identity } from './identity/types.js';
+import { LocalPresence } from './me/local-presence.js';
+import type { LocalPresenceEvents } from './me/types.js';
+import { createMdnsPresence } from './presence/index.js';
+import type { PresenceEvents, PresenceService } from './presence/types.js';
+
+export type AgentEvents = PresenceEvents & LocalPresenceEvents & { 'agent:ready': { id: string } };
+
+const STOP_DEADLINE_MS = 1800;
+
+export function packageVersion(): string {
+  try {
+    const url = new URL('../../package.json', import.meta.url); // dist/firmware/agent.js → package.json
+    const alt = new URL('../package.json', import.meta.url); // firmware/agent.ts under a TS runtime
+    const file = existsSync(url) ? url : alt;
+    return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Refuse to take over a socket another live agent answers on; remove a stale one. */
+async function claimSocket(path: string): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
+  if (!existsSync(path)) return;
+  const live = await new Promise<boolean>((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+  if (live) {
+    throw new PeerhubError('PH_ERR_INTERNAL', `another agent is already answering on ${path}`);
+  }
+  unlinkSync(path);
+}
+
+export interface Agent {
+  readonly identity: Identity;
+  readonly config: Config;
+  readonly bus: EventBus<AgentEvents>;
+  stop(): Promise<void>;
+}
+
+/** Composition root: config → services → start in order; stop in reverse. The only file that knows everyone. */
+export async function startAgent(config: Config, logger: Logger): Promise<Agent> {
+  const started = Date.now();
+  const clock = systemClock;
+  mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
+  const bus = new EventBus<AgentEvents>(clock.now);
+
+  const { identity, created } = await loadOrCreateIdentity(
+    { now: clock.now, logger: logger.child({ component: 'identity' }) },
+    { dataDir: config.data_dir },
+  );
+  logger.info({ id: identity.shortId, created }, created ? 'identity created' : 'identity loaded');
+
+  const presence: PresenceService = createMdnsPresence(
+    { clock, logger: logger.child({ component: 'presence' }), bus },
+    {
+      interface: config.interface,
+      hostname: config.presence.hostname,
+      ttlHost: config.presence.ttl_host,
+      ttlService: config.presence.ttl_service,
+    },
+  );
+  const me = await LocalPresence.open(
+    { logger: logger.child({ component: 'me' }), bus, presence },
+    {
+      file: join(config.data_dir, 'state.json'),
+      nickname: config.nickname,
+      peerId: identity.peerId,
+      port: config.port,
+    },
+  );
+
+  const status = (): StatusView => {
+    const names = presence.names();
+    const s = me.state;
+    return {
+      id: identity.peerId,
+      shortId: identity.shortId,
+      peerName: peerName(identity.peerId, config.classifier),
+      nickname: config.nickname,
+      classifier: config.classifier,
+      scope: s.scope,
+      presence: { status: s.status, text: s.text, seq: s.seq },
+      mdns: {
+        backend: presence.backend,
+        instance: names.instance,
+        host: names.host,
+        interface: config.interface ?? null,
+      },
+      port: config.port,
+      version: packageVersion(),
+      pid: process.pid,
+      uptimeMs: Date.now() - started,
+      counters: presence.counters(),
+    };
+  };
+
+  const control = buildControlApi({
+    logger: logger.child({ component: 'control' }),
+    events: bus,
+    status,
+    peers: () => presence.peers(),
+    setPresence: (st, text) => me.set(st, text),
+    signIn: (scope) => me.signIn(scope),
+    signOut: () => me.signOut(),
+  });
+
+  const stops: Array<[string, () => Promise<void>]> = [];
+  try {
+    await presence.start();
+    stops.push(['presence', () => presence.stop()]);
+    me.start();
+    stops.push(['me', () => me.stop()]);
+    await claimSocket(config.control_socket);
+    await control.listen({ path: config.control_socket });
+    chmodSync(config.control_socket, 0o660);
+    stops.push(['control', async () => void (await control.close())]);
+  } catch (e) {
+    for (const [, stop] of stops.reverse()) await stop().catch(() => undefined);
+    throw e;
+  }
+  bus.emit('agent:ready', { id: identity.peerId });
+  logger.info(
+    { id: identity.shortId, socket: config.control_socket, port: config.port, host: presence.names().host },
+    'agent ready',
+  );
+
+  return {
+    identity,
+    config,
+    bus,
+    async stop() {
+      for (const [name, stop] of [...stops].reverse()) {
+        try {
+          await stop();
+        } catch (e) {
+          logger.warn({ service: name, err: (e as Error).message }, 'stop failed');
+        }
+      }
+      stops.length = 0;
+    },
+  };
+}
+
+/** `peerhub agent`: run in the foreground until SIGTERM/SIGINT. Returns the exit code. */
+export async function runAgent(input: LoadInput): Promise<number> {
+  let config: Config;
+  try {
+    config = loadConfig(input);
+  } catch (e) {
+    process.stderr.write(`peerhub: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const logger = createLogger(config.log_level);
+  let agent: Agent;
+  try {
+    agent = await startAgent(config, logger);
+  } catch (e) {
+    const code = isPeerhubError(e) ? e.code : 'PH_ERR_INTERNAL';
+    logger.error({ code, err: (e as Error).message }, 'agent failed to start');
+    process.stderr.write(`peerhub: ${(e as Error).message}\n`);
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal: sig }, 'stopping');
+      const deadline = setTimeout(() => {
+        logger.warn({ deadlineMs: STOP_DEADLINE_MS }, 'stop deadline passed; exiting');
+        process.exit(0);
+      }, STOP_DEADLINE_MS);
+      void agent.stop().then(() => {
+        clearTimeout(deadline);
+        logger.info({}, 'stopped');
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+        resolve(0);
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

@@ -1,0 +1,117 @@
+import { existsSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { defaultDataDir } from '../config/load.js';
+import { PeerhubError } from '../core/errors.js';
+
+export const SYSTEM_SOCKET = '/run/peerhub/control.sock';
+
+/** --socket, then $PEERHUB_SOCKET, then the appliance's socket if present, then the user data dir's. */
+export function resolveSocket(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (flag) return flag;
+  if (env.PEERHUB_SOCKET) return env.PEERHUB_SOCKET;
+  if (env.PEERHUB_CONTROL_SOCKET) return env.PEERHUB_CONTROL_SOCKET;
+  if (existsSync(SYSTEM_SOCKET)) return SYSTEM_SOCKET;
+  return join(env.PEERHUB_DATA_DIR || defaultDataDir(env), 'control.sock');
+}
+
+export interface ApiError {
+  code: string;
+  message: string;
+  statusCode: number;
+}
+
+function unreachable(socket: string, cause: unknown): PeerhubError {
+  return new PeerhubError(
+    'PH_ERR_AGENT_UNREACHABLE',
+    `agent not running (no answer on ${socket}); start it with \`peerhub agent\` or pass --socket`,
+    { cause, statusCode: 503 },
+  );
+}
+
+/** One control-API call over the Unix socket. Resolves with the parsed body; rejects with the API's error. */
+export function call<T = unknown>(socket: string, method: string, path: string, body?: unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = request(
+      {
+        socketPath: socket,
+        method,
+        path,
+        headers: payload
+          ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
+          : {},
+        timeout: 10_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown;
+          try {
+            parsed = text ? JSON.parse(text) : null;
+          } catch {
+            return reject(new PeerhubError('PH_ERR_INTERNAL', `agent sent a non-JSON answer to ${path}`));
+          }
+          if ((res.statusCode ?? 500) >= 400) {
+            const e = parsed as ApiError;
+            return reject(
+              new ApiCallError(e?.code ?? 'PH_ERR_INTERNAL', e?.message ?? text, res.statusCode ?? 500),
+            );
+          }
+          resolve(parsed as T);
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timed out after 10 s')));
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'ENOTSOCK')
+        reject(unreachable(socket, e));
+      else reject(e);
+    });
+    if (payload) req.write(payload);
+    req.end();
+  });
+}
+
+export class ApiCallError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly statusCode: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Follow a newline-delimited JSON stream; resolves when the agent closes it. */
+export function stream(socket: string, path: string, onItem: (item: unknown) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: socket, method: 'GET', path }, (res) => {
+      if ((res.statusCode ?? 500) >= 400) {
+        res.resume();
+        return reject(
+          new ApiCallError('PH_ERR_INTERNAL', `events: HTTP ${res.statusCode}`, res.statusCode ?? 500),
+        );
+      }
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i).trim();
+          buf = buf.slice(i + 1);
+          if (line) onItem(JSON.parse(line));
+        }
+      });
+      res.on('end', () => resolve());
+    });
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') reject(unreachable(socket, e));
+      else reject(e);
+    });
+    req.end();
+  });
+}

@@ -1,0 +1,71 @@
+import type { BusEvent } from '../core/bus.js';
+import type { StatusView } from '../control/types.js';
+import type { NearbyPeer } from '../presence/types.js';
+
+/** A plain left-aligned table (no colours: the output goes to SSH sessions and logs). */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+export function ago(ms: number, now = Date.now()): string {
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.round(s / 60)}m ago`;
+  return `${Math.round(s / 3600)}h ago`;
+}
+
+export function formatStatus(s: StatusView): string {
+  const rows: Array<[string, string]> = [
+    ['Peer id', s.id],
+    ['Peer name', s.peerName],
+    ['Nickname', s.nickname],
+    ['Scope', s.scope === 'None' ? 'None (signed out)' : s.scope],
+    ['Presence', s.presence.text ? `${s.presence.status} — ${s.presence.text}` : s.presence.status],
+    [
+      'mDNS',
+      `${s.mdns.backend}, instance ${s.mdns.instance ?? '(not published)'}, host ${s.mdns.host}.local`,
+    ],
+    ['Peer API port', String(s.port)],
+    ['Agent', `v${s.version}, pid ${s.pid}, up ${Math.round(s.uptimeMs / 1000)}s`],
+  ];
+  const w = Math.max(...rows.map((r) => r[0].length));
+  return rows.map(([k, v]) => `${(k + ':').padEnd(w + 1)} ${v}`).join('\n');
+}
+
+export function formatPeers(peers: NearbyPeer[], now = Date.now()): string {
+  if (peers.length === 0) return 'No peers near me.';
+  return table(
+    ['NICKNAME', 'STATUS', 'ID', 'ENDPOINTS', 'SEEN'],
+    peers.map((p) => [
+      p.verified ? p.nickname : `${p.nickname} (unverified)`,
+      p.status,
+      p.id ? p.id.split('-')[0]! : '-',
+      p.endpoints.join(',') || '-',
+      ago(p.lastSeen, now),
+    ]),
+  );
+}
+
+export function formatEvent(ev: BusEvent): string {
+  const d = ev.data as Record<string, unknown> & { peer?: NearbyPeer };
+  const who = (p?: Partial<NearbyPeer>): string => (p ? `${p.nickname ?? p.instance ?? '?'}` : '');
+  let summary: string;
+  switch (ev.type) {
+    case 'peer:found':
+    case 'peer:changed':
+      summary = `${who(d as Partial<NearbyPeer>)} ${String(d.status)}`;
+      break;
+    case 'peer:lost':
+      summary = `${who(d.peer)} (${String(d.reason)})`;
+      break;
+    default:
+      summary = JSON.stringify(ev.data);
+  }
+  return `${ev.time}  ${ev.type.padEnd(20)} ${summary}`;
+}

@@ -1,0 +1,93 @@
+import { Type } from '@sinclair/typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { PeerhubError } from '../core/errors.js';
+import { PRESENCE_STATES, SCOPES } from '../presence/types.js';
+import type { ControlDeps } from './types.js';
+
+const Status = Type.Union(PRESENCE_STATES.map((s) => Type.Literal(s)));
+const SignInScope = Type.Union(SCOPES.filter((s) => s !== 'None').map((s) => Type.Literal(s)));
+
+export const PresenceBody = Type.Object(
+  { status: Status, text: Type.Optional(Type.String({ maxLength: 255 })) },
+  { additionalProperties: false },
+);
+export const SignInBody = Type.Object({ scope: Type.Optional(SignInScope) }, { additionalProperties: false });
+const EventsQuery = Type.Object({
+  since: Type.Optional(Type.Integer({ minimum: 0 })),
+  follow: Type.Optional(Type.Boolean()),
+});
+
+const HEARTBEAT_MS = 15_000;
+
+/**
+ * The control API (HTTP/JSON on a Unix socket). A factory kept apart from `listen`, tested with `inject`
+ * (fastify Testing guide). Only agent.ts listens.
+ */
+export function buildControlApi(deps: ControlDeps): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 64 * 1024,
+    forceCloseConnections: true,
+    // Unknown fields are an error, not silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+
+  app.setErrorHandler((err, _req, reply) => {
+    if (err instanceof PeerhubError) return reply.code(err.statusCode).send(err.toJSON());
+    const e = err as { validation?: unknown; statusCode?: number; message: string; code?: string };
+    if (e.validation || (e.statusCode && e.statusCode < 500)) {
+      const statusCode = e.statusCode ?? 400;
+      return reply.code(statusCode).send({ code: 'PH_ERR_BAD_REQUEST', message: e.message, statusCode });
+    }
+    deps.logger.error({ err: e.message }, 'control request failed');
+    return reply.code(500).send({ code: 'PH_ERR_INTERNAL', message: e.message, statusCode: 500 });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply
+      .code(404)
+      .send({ code: 'PH_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url}`, statusCode: 404 }),
+  );
+
+  app.get('/v1/status', async () => deps.status());
+  app.get('/v1/peers', async () => deps.peers());
+  app.get('/v1/presence', async () => deps.status().presence);
+  app.put('/v1/presence', { schema: { body: PresenceBody } }, async (req) => {
+    const body = req.body as { status: (typeof PRESENCE_STATES)[number]; text?: string };
+    return deps.setPresence(body.status, body.text);
+  });
+  // The body is optional (`curl -X POST` signs in NearMe); when present it is validated.
+  app.post('/v1/signin', { schema: { body: Type.Union([SignInBody, Type.Null()]) } }, async (req) => {
+    const body = (req.body ?? {}) as { scope?: 'NearMe' | 'Internet' | 'All' };
+    return deps.signIn(body.scope ?? 'NearMe');
+  });
+  app.post('/v1/signout', async () => deps.signOut());
+
+  // Event stream: newline-delimited JSON; `since` replays the buffered history, `follow=false` ends after it.
+  app.get('/v1/events', { schema: { querystring: EventsQuery } }, (req, reply) => {
+    const q = req.query as { since?: number; follow?: boolean };
+    const since = q.since ?? deps.events.lastId;
+    if (q.follow === false) {
+      return reply.send(deps.events.since(since));
+    }
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    let last = since;
+    const write = (ev: { id: number }): void => {
+      if (ev.id <= last) return;
+      last = ev.id;
+      res.write(JSON.stringify(ev) + '\n');
+    };
+    for (const ev of deps.events.since(since)) write(ev);
+    const off = deps.events.onAny(write);
+    const beat = setInterval(() => res.write('\n'), HEARTBEAT_MS);
+    const close = (): void => {
+      clearInterval(beat);
+      off();
+    };
+    req.raw.on('close', close);
+    res.on('close', close);
+  });
+
+  return app;
+}

@@ -1,0 +1,36 @@
+import type { BusEvent } from '../core/bus.js';
+import type { Logger } from '../core/logger.js';
+import type { LocalPresenceState } from '../me/types.js';
+import type { NearbyPeer, PresenceStatus, Scope } from '../presence/types.js';
+
+/** What `GET /v1/status` answers (and `peerhub status --json` prints unchanged). */
+export interface StatusView {
+  id: string;
+  shortId: string;
+  peerName: string;
+  nickname: string;
+  classifier: string;
+  scope: Scope;
+  presence: { status: PresenceStatus; text: string; seq: number };
+  mdns: { backend: string; instance: string | null; host: string; interface: string | null };
+  port: number;
+  version: string;
+  pid: number;
+  uptimeMs: number;
+  counters: Record<string, number>;
+}
+
+/** The agent as the control API sees it: a view and the actions a user can take. */
+export interface ControlDeps {
+  logger: Logger;
+  events: {
+    since(id: number): BusEvent[];
+    onAny(fn: (ev: BusEvent) => void): () => void;
+    readonly lastId: number;
+  };
+  status(): StatusView;
+  peers(): NearbyPeer[];
+  setPresence(status: PresenceStatus, text?: string): Promise<LocalPresenceState>;
+  signIn(scope: Exclude<Scope, 'None'>): Promise<LocalPresenceState>;
+  signOut(): Promise<LocalPresenceState>;
+}
