@@ -63,11 +63,10 @@ export async function startAgent(config: Config, logger: Logger): Promise<Agent>
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
   const bus = new EventBus<AgentEvents>(clock.now);
 
-  const { identity, created } = await loadOrCreateIdentity(
+  const { identity } = await loadOrCreateIdentity(
     { now: clock.now, logger: logger.child({ component: 'identity' }) },
     { dataDir: config.data_dir },
   );
-  logger.info({ id: identity.shortId, created }, created ? 'identity created' : 'identity loaded');
 
   const presence: PresenceService = createMdnsPresence(
     { clock, logger: logger.child({ component: 'presence' }), bus },
