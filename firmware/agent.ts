@@ -14,6 +14,7 @@ import type { Identity } from './identity/types.js';
 import { LocalPresence } from './me/local-presence.js';
 import type { LocalPresenceEvents } from './me/types.js';
 import { createMdnsPresence } from './presence/index.js';
+import type { MdnsTransport } from './presence/transport.js';
 import type { PresenceEvents, PresenceService } from './presence/types.js';
 
 export type AgentEvents = PresenceEvents & LocalPresenceEvents & { 'agent:ready': { id: string } };
@@ -56,8 +57,17 @@ export interface Agent {
   stop(): Promise<void>;
 }
 
+/** Edges a test may replace (an in-memory LAN instead of the mDNS socket). */
+export interface AgentOverrides {
+  transport?: MdnsTransport;
+}
+
 /** Composition root: config → services → start in order; stop in reverse. The only file that knows everyone. */
-export async function startAgent(config: Config, logger: Logger): Promise<Agent> {
+export async function startAgent(
+  config: Config,
+  logger: Logger,
+  overrides: AgentOverrides = {},
+): Promise<Agent> {
   const started = Date.now();
   const clock = systemClock;
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
@@ -69,7 +79,7 @@ export async function startAgent(config: Config, logger: Logger): Promise<Agent>
   );
 
   const presence: PresenceService = createMdnsPresence(
-    { clock, logger: logger.child({ component: 'presence' }), bus },
+    { clock, logger: logger.child({ component: 'presence' }), bus, transport: overrides.transport },
     {
       interface: config.interface,
       hostname: config.presence.hostname,

@@ -1,0 +1,170 @@
+/**
+ * The record cache (RFC 6762 §5.2, §10) as a pure state machine with injected time:
+ * TTL expiry, cache-flush (1 s rule), goodbye (TTL 0 → 1 s), re-query at 80/85/90/95 % (+0–2 %)
+ * and passive observation of failures (POOF, §10.5).
+ */
+import {
+  CACHE_MAX_ENTRIES,
+  FLUSH_GRACE,
+  GOODBYE_EXPIRY,
+  POOF_QUERIES,
+  POOF_TIMEOUT,
+  REQUERY_FRACTIONS,
+  REQUERY_JITTER,
+} from './constants.js';
+import { answersQuestion, recordKey, rrsetKey } from './records.js';
+import type { LostReason } from './types.js';
+import type { Message, Question, ResourceRecord } from './wire.js';
+
+export type RemovalReason = LostReason | 'flushed';
+
+export interface CacheEntry {
+  rr: ResourceRecord;
+  key: string;
+  setKey: string;
+  receivedAt: number;
+  expiresAt: number;
+  ttlMs: number; // as received (before any goodbye/flush shortening)
+  requeryAt: number[]; // absolute times, jitter included
+  requeried: number; // how many of requeryAt have been used
+  removal: RemovalReason | null; // set when scheduled early
+  poof: { count: number; firstAt: number } | null;
+}
+
+export interface CacheState {
+  entries: ReadonlyMap<string, CacheEntry>;
+}
+
+export type CacheEvent =
+  | { type: 'records'; records: ResourceRecord[]; random: () => number }
+  | { type: 'query'; message: Message }
+  | { type: 'tick'; interested: (rr: ResourceRecord) => boolean };
+
+export type CacheEffect =
+  | { type: 'added'; entry: CacheEntry }
+  | { type: 'refreshed'; entry: CacheEntry }
+  | { type: 'removed'; entry: CacheEntry; reason: RemovalReason }
+  | { type: 'requery'; question: Question };
+
+export const emptyCache = (): CacheState => ({ entries: new Map() });
+
+function fresh(rr: ResourceRecord, now: number, random: () => number): CacheEntry {
+  const ttlMs = rr.ttl * 1000;
+  return {
+    rr,
+    key: recordKey(rr),
+    setKey: rrsetKey(rr),
+    receivedAt: now,
+    expiresAt: now + ttlMs,
+    ttlMs,
+    requeryAt: REQUERY_FRACTIONS.map((f) => now + ttlMs * (f + random() * REQUERY_JITTER)),
+    requeried: 0,
+    removal: null,
+    poof: null,
+  };
+}
+
+const poofDeadline = (e: CacheEntry): number =>
+  e.poof && e.poof.count >= POOF_QUERIES ? e.poof.firstAt + POOF_TIMEOUT : Infinity;
+
+export function cacheStep(
+  s: CacheState,
+  ev: CacheEvent,
+  now: number,
+): { state: CacheState; effects: CacheEffect[] } {
+  const entries = new Map(s.entries);
+  const effects: CacheEffect[] = [];
+  switch (ev.type) {
+    case 'records': {
+      const flushed = new Set<string>();
+      for (const rr of ev.records) {
+        const key = recordKey(rr);
+        const old = entries.get(key);
+        if (rr.ttl === 0) {
+          if (old && old.expiresAt > now + GOODBYE_EXPIRY) {
+            entries.set(key, { ...old, expiresAt: now + GOODBYE_EXPIRY, removal: 'goodbye' });
+          }
+          continue;
+        }
+        const setKey = rrsetKey(rr);
+        if (rr.flush && !flushed.has(setKey)) {
+          flushed.add(setKey);
+          for (const e of entries.values()) {
+            if (e.setKey !== setKey || e.key === key || now - e.receivedAt < FLUSH_GRACE) continue;
+            if (e.expiresAt > now + FLUSH_GRACE) {
+              entries.set(e.key, { ...e, expiresAt: now + FLUSH_GRACE, removal: 'flushed' });
+            }
+          }
+        }
+        const entry = fresh(rr, now, ev.random);
+        entries.set(key, entry);
+        effects.push({ type: old ? 'refreshed' : 'added', entry });
+      }
+      while (entries.size > CACHE_MAX_ENTRIES) {
+        const victim = [...entries.values()].reduce((a, b) => (b.expiresAt < a.expiresAt ? b : a));
+        entries.delete(victim.key);
+        effects.push({ type: 'removed', entry: victim, reason: 'expired' });
+      }
+      break;
+    }
+    case 'query': {
+      if (ev.message.response || ev.message.authorities.length > 0) break; // probes are not queries
+      const known = new Set(ev.message.answers.map(recordKey));
+      for (const e of entries.values()) {
+        if (known.has(e.key) || e.removal) continue;
+        if (!ev.message.questions.some((q) => answersQuestion(e.rr, q))) continue;
+        const poof =
+          e.poof && now - e.poof.firstAt <= POOF_TIMEOUT
+            ? { count: e.poof.count + 1, firstAt: e.poof.firstAt }
+            : { count: 1, firstAt: now };
+        entries.set(e.key, { ...e, poof });
+      }
+      break;
+    }
+    case 'tick': {
+      for (const e of [...entries.values()]) {
+        if (now >= e.expiresAt || now >= poofDeadline(e)) {
+          entries.delete(e.key);
+          const reason = now >= e.expiresAt ? (e.removal ?? 'expired') : 'failure';
+          effects.push({ type: 'removed', entry: e, reason });
+          continue;
+        }
+        if (e.poof && e.poof.count < POOF_QUERIES && now - e.poof.firstAt > POOF_TIMEOUT) {
+          entries.set(e.key, { ...e, poof: null });
+        }
+        if (e.removal || !ev.interested(e.rr)) continue;
+        let n = e.requeried;
+        while (n < e.requeryAt.length && now >= (e.requeryAt[n] as number)) n++;
+        if (n > e.requeried) {
+          entries.set(e.key, { ...(entries.get(e.key) as CacheEntry), requeried: n });
+          effects.push({
+            type: 'requery',
+            question: { name: e.rr.name, type: e.rr.type, klass: e.rr.klass, qu: false },
+          });
+        }
+      }
+      break;
+    }
+  }
+  return { state: { entries }, effects };
+}
+
+/** Earliest time the cache needs a tick (expiry, POOF deadline, next re-query). */
+export function cacheDeadline(s: CacheState, interested: (rr: ResourceRecord) => boolean): number | null {
+  let at = Infinity;
+  for (const e of s.entries.values()) {
+    at = Math.min(at, e.expiresAt, poofDeadline(e));
+    if (e.poof) at = Math.min(at, e.poof.firstAt + POOF_TIMEOUT + 1);
+    const next = e.requeryAt[e.requeried];
+    if (!e.removal && next !== undefined && interested(e.rr)) at = Math.min(at, next);
+  }
+  return Number.isFinite(at) ? Math.ceil(at) : null;
+}
+
+/** Records of one name/type (flushed ones excluded; goodbyes stay until removed), newest first. */
+export function lookup(s: CacheState, name: string, type: number): CacheEntry[] {
+  const setKey = rrsetKey({ name, type, klass: 1 });
+  return [...s.entries.values()]
+    .filter((e) => e.setKey === setKey && e.removal !== 'flushed')
+    .sort((a, b) => b.receivedAt - a.receivedAt);
+}

@@ -1,0 +1,43 @@
+/** Named timing and protocol constants (RFC 6762 section numbers in comments), all in ms unless noted. */
+export const MDNS_PORT = 5353;
+export const MDNS_GROUP = '224.0.0.251';
+
+export const SERVICE_TYPE = '_peerhub._tcp.local';
+export const SERVICES_ENUM = '_services._dns-sd._udp.local';
+
+export const TTL_HOST_S = 120; // §10: host address records
+export const TTL_SERVICE_S = 4500; // §10: other records (75 min)
+export const LEGACY_TTL_MAX_S = 10; // §6.7
+export const GOODBYE_EXPIRY = 1000; // §10.1: TTL 0 → delete after one second
+export const FLUSH_GRACE = 1000; // §10.2: cache-flush keeps records received in the last second
+
+export const PROBE_INITIAL_DELAY_MAX = 250; // §8.1: random 0–250 ms before the first probe
+export const PROBE_INTERVAL = 250; // §8.1
+export const PROBE_COUNT = 3;
+export const PROBE_DEFER = 1000; // §8.2: tie-break loser waits one second
+export const PROBE_RATE_WINDOW = 10_000; // §8.1: 15 conflicts in 10 s → probe at most every 5 s
+export const PROBE_RATE_CONFLICTS = 15;
+export const PROBE_RATE_DELAY = 5000;
+
+export const ANNOUNCE_COUNT = 3; // §8.3: at least two
+export const ANNOUNCE_FIRST_INTERVAL = 1000; // then doubling
+
+export const SHARED_DELAY_MIN = 20; // §6: shared answers wait 20–120 ms
+export const SHARED_DELAY_MAX = 120;
+export const MULTICAST_MIN_INTERVAL = 1000; // §6: a record is multicast at most once a second
+export const PROBE_DEFENCE_INTERVAL = 250; // §6: …except in answer to a probe
+
+export const QUERY_INITIAL_DELAY_MIN = 20; // §5.2
+export const QUERY_INITIAL_DELAY_MAX = 120;
+export const QUERY_FIRST_INTERVAL = 1000; // §5.2: 1 s, then doubling…
+export const QUERY_MAX_INTERVAL = 60 * 60 * 1000; // …capped at 60 min
+
+export const REQUERY_FRACTIONS = [0.8, 0.85, 0.9, 0.95] as const; // §5.2
+export const REQUERY_JITTER = 0.02; // + 0–2 % of the TTL
+
+export const POOF_QUERIES = 2; // §10.5
+export const POOF_TIMEOUT = 10_000;
+
+export const CACHE_MAX_ENTRIES = 2048; // bound memory under hostile traffic
+export const ECHO_WINDOW = 2000; // our own multicast looped back within this window is dropped
+export const TXT_MAX_BYTES = 200; // DESIGN: TXT stays small

@@ -1,0 +1,121 @@
+/** People Near Me: NearbyPeer rows derived from the cache (pure), and the found/changed/lost diff. */
+import { lookup, type CacheState } from './cache.js';
+import { SERVICE_TYPE } from './constants.js';
+import { nicknameOf, parseTxt } from './names.js';
+import type { LostReason, NearbyPeer, PresenceEvents } from './types.js';
+import { TYPE, nameKey, splitName, type ResourceRecord } from './wire.js';
+
+export interface Self {
+  instanceKey: string | null; // nameKey of our instance name
+  peerId: string | null;
+}
+
+const SUFFIX = '.' + nameKey(SERVICE_TYPE);
+
+/** Records the browser keeps: service PTRs, instance SRV/TXT, addresses of SRV targets. */
+export function relevant(rr: ResourceRecord, srvTargets: ReadonlySet<string>): boolean {
+  const n = nameKey(rr.name);
+  if (rr.type === TYPE.PTR) return n === nameKey(SERVICE_TYPE);
+  if (rr.type === TYPE.SRV || rr.type === TYPE.TXT) return n.endsWith(SUFFIX);
+  if (rr.type === TYPE.A || rr.type === TYPE.AAAA) return srvTargets.has(n);
+  return false;
+}
+
+export function srvTargets(cache: CacheState, extra: ResourceRecord[] = []): Set<string> {
+  const out = new Set<string>();
+  for (const e of cache.entries.values()) if (e.rr.data.kind === 'SRV') out.add(nameKey(e.rr.data.target));
+  for (const rr of extra) if (rr.data.kind === 'SRV') out.add(nameKey(rr.data.target));
+  return out;
+}
+
+export function buildPeers(
+  cache: CacheState,
+  self: Self,
+  prev: ReadonlyMap<string, NearbyPeer>,
+  now: number,
+): Map<string, NearbyPeer> {
+  const out = new Map<string, NearbyPeer>();
+  for (const ptr of lookup(cache, SERVICE_TYPE, TYPE.PTR)) {
+    if (ptr.rr.data.kind !== 'PTR') continue;
+    const target = ptr.rr.data.target;
+    const key = nameKey(target);
+    if (!key.endsWith(SUFFIX) || key === self.instanceKey || out.has(key)) continue;
+    const labels = splitName(target);
+    if (labels.length !== 4) continue; // <instance>._peerhub._tcp.local
+    const instance = labels[0] as string;
+    const srv = lookup(cache, target, TYPE.SRV)[0];
+    const txtEntry = lookup(cache, target, TYPE.TXT)[0];
+    const parsed = parseTxt(txtEntry?.rr.data.kind === 'TXT' ? txtEntry.rr.data.strings : []);
+    if (parsed.id !== null && parsed.id === self.peerId) continue;
+    let host: string | null = null;
+    let port: number | null = null;
+    const endpoints: string[] = [];
+    if (srv?.rr.data.kind === 'SRV') {
+      host = srv.rr.data.target;
+      port = srv.rr.data.port;
+      for (const a of [...lookup(cache, host, TYPE.A), ...lookup(cache, host, TYPE.AAAA)]) {
+        if (a.rr.data.kind === 'A') endpoints.push(`${a.rr.data.address}:${port}`);
+        if (a.rr.data.kind === 'AAAA') endpoints.push(`[${a.rr.data.address}]:${port}`);
+      }
+    }
+    const seen = [ptr, srv, txtEntry].map((e) => e?.receivedAt ?? 0);
+    out.set(key, {
+      instance,
+      id: parsed.id,
+      nickname: nicknameOf(instance),
+      status: parsed.status,
+      seq: parsed.seq,
+      host,
+      port,
+      endpoints: [...new Set(endpoints)].sort(),
+      verified: parsed.verified,
+      txt: parsed.txt,
+      firstSeen: prev.get(key)?.firstSeen ?? now,
+      lastSeen: Math.max(...seen),
+    });
+  }
+  return out;
+}
+
+export type PeerEvent = {
+  [K in 'peer:found' | 'peer:changed' | 'peer:lost']: { type: K; data: PresenceEvents[K] };
+}['peer:found' | 'peer:changed' | 'peer:lost'];
+
+const differs = (a: NearbyPeer, b: NearbyPeer): boolean =>
+  a.status !== b.status ||
+  a.seq !== b.seq ||
+  a.nickname !== b.nickname ||
+  a.instance !== b.instance ||
+  a.verified !== b.verified ||
+  a.id !== b.id ||
+  a.host !== b.host ||
+  a.port !== b.port ||
+  a.endpoints.join() !== b.endpoints.join();
+
+/** Events between two tables. A lost + found pair with the same verified id is one change (rename). */
+export function diffPeers(
+  prev: ReadonlyMap<string, NearbyPeer>,
+  next: ReadonlyMap<string, NearbyPeer>,
+  reasons: ReadonlyMap<string, LostReason>,
+): PeerEvent[] {
+  const events: PeerEvent[] = [];
+  const lost = [...prev].filter(([k]) => !next.has(k));
+  const found = [...next].filter(([k]) => !prev.has(k));
+  const renamed = new Set<string>();
+  for (const [, p] of found) {
+    const old = p.verified ? lost.find(([, o]) => o.verified && o.id === p.id) : undefined;
+    if (old) {
+      renamed.add(old[0]);
+      events.push({ type: 'peer:changed', data: { ...p, firstSeen: old[1].firstSeen } });
+    } else events.push({ type: 'peer:found', data: p });
+  }
+  for (const [k, p] of next) {
+    const old = prev.get(k);
+    if (old && differs(old, p)) events.push({ type: 'peer:changed', data: p });
+  }
+  for (const [k, p] of lost) {
+    if (renamed.has(k)) continue;
+    events.push({ type: 'peer:lost', data: { peer: p, reason: reasons.get(k) ?? 'expired' } });
+  }
+  return events;
+}

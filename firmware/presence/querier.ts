@@ -1,0 +1,51 @@
+/**
+ * The continuous browse query (RFC 6762 §5.2) as a pure state machine: first query after
+ * 20–120 ms, then intervals of 1 s, 2 s, 4 s… capped at 60 minutes.
+ */
+import {
+  QUERY_FIRST_INTERVAL,
+  QUERY_INITIAL_DELAY_MAX,
+  QUERY_INITIAL_DELAY_MIN,
+  QUERY_MAX_INTERVAL,
+} from './constants.js';
+
+export interface QueryState {
+  nextAt: number | null;
+  interval: number;
+  sent: number;
+}
+
+export type QueryEvent = { type: 'start'; random: number } | { type: 'tick' } | { type: 'stop' };
+export type QueryEffect = { type: 'send-query'; index: number };
+
+export const initialQueryState = (): QueryState => ({
+  nextAt: null,
+  interval: QUERY_FIRST_INTERVAL,
+  sent: 0,
+});
+
+export function queryStep(
+  s: QueryState,
+  ev: QueryEvent,
+  now: number,
+): { state: QueryState; effects: QueryEffect[] } {
+  switch (ev.type) {
+    case 'start': {
+      const span = QUERY_INITIAL_DELAY_MAX - QUERY_INITIAL_DELAY_MIN;
+      const delay = QUERY_INITIAL_DELAY_MIN + Math.floor(ev.random * span);
+      return { state: { nextAt: now + delay, interval: QUERY_FIRST_INTERVAL, sent: 0 }, effects: [] };
+    }
+    case 'tick':
+      if (s.nextAt === null || now < s.nextAt) return { state: s, effects: [] };
+      return {
+        state: {
+          nextAt: now + s.interval,
+          interval: Math.min(s.interval * 2, QUERY_MAX_INTERVAL),
+          sent: s.sent + 1,
+        },
+        effects: [{ type: 'send-query', index: s.sent }],
+      };
+    case 'stop':
+      return { state: initialQueryState(), effects: [] };
+  }
+}

@@ -1,0 +1,270 @@
+/**
+ * The multicast-dns PresenceService: carries out the pure machines' effects (send, timers, emit).
+ * Publishing (probe → announce → answer → goodbye) is in publisher.ts; this file owns the
+ * lifecycle, the receive path and the browser (cache → People Near Me).
+ */
+import type { Clock } from '../core/clock.js';
+import { PeerhubError, wrap } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { cacheDeadline, cacheStep, emptyCache, type CacheEffect, type CacheEvent } from './cache.js';
+import { MDNS_PORT, SERVICE_TYPE, TTL_HOST_S, TTL_SERVICE_S } from './constants.js';
+import { diffPeers, buildPeers, relevant, srvTargets } from './peers.js';
+import { Publisher } from './publisher.js';
+import { initialQueryState, queryStep, type QueryEvent } from './querier.js';
+import { Timers, Wire, onLink } from './shell.js';
+import type { Endpoint, MdnsTransport } from './transport.js';
+import type {
+  Announcement,
+  Emitter,
+  LostReason,
+  NearbyPeer,
+  PresenceEvents,
+  PresenceService,
+} from './types.js';
+import {
+  CLASS_IN,
+  TYPE,
+  decodeMessage,
+  nameKey,
+  type Message,
+  type Question,
+  type ResourceRecord,
+} from './wire.js';
+
+export interface MdnsPresenceDeps {
+  clock: Clock;
+  logger: Logger;
+  bus: Emitter<PresenceEvents>;
+  transport: MdnsTransport;
+}
+
+export interface MdnsPresenceInit {
+  interface?: string;
+  hostname?: string;
+  ttlHost?: number;
+  ttlService?: number;
+  random?: () => number;
+}
+
+const MAX_KNOWN_ANSWERS = 40; // keeps our queries within one ~1500-byte packet
+
+export class MdnsPresence implements PresenceService {
+  readonly backend = 'multicast-dns' as const;
+  private readonly log: Logger;
+  private readonly wire: Wire;
+  private readonly timers: Timers<'query' | 'cache' | 'probe' | 'announce'>;
+  private readonly publisher: Publisher;
+  private readonly random: () => number;
+  private opening: Promise<void> | null = null;
+  private running = false;
+  private unsubscribe: (() => void) | null = null;
+  private cache = emptyCache();
+  private query = initialQueryState();
+  private table = new Map<string, NearbyPeer>();
+  private readonly lostReasons = new Map<string, LostReason>();
+
+  constructor(
+    private readonly deps: MdnsPresenceDeps,
+    init: MdnsPresenceInit = {},
+  ) {
+    this.log = deps.logger;
+    this.random = init.random ?? Math.random;
+    this.timers = new Timers(deps.clock);
+    this.wire = new Wire(deps.transport, deps.clock, this.log);
+    this.publisher = new Publisher({
+      clock: deps.clock,
+      log: this.log,
+      bus: deps.bus,
+      wire: this.wire,
+      timers: this.timers,
+      random: this.random,
+      addresses: () => deps.transport.addresses().map((a) => a.address),
+      hostname: init.hostname,
+      ttlHost: init.ttlHost ?? TTL_HOST_S,
+      ttlService: init.ttlService ?? TTL_SERVICE_S,
+    });
+  }
+
+  start(): Promise<void> {
+    this.opening ??= this.open();
+    return this.opening;
+  }
+
+  private async open(): Promise<void> {
+    try {
+      await this.deps.transport.open();
+    } catch (err) {
+      this.opening = null;
+      throw wrap('PH_ERR_PRESENCE_SOCKET', 'open mDNS socket', err);
+    }
+    this.running = true;
+    this.unsubscribe = this.deps.transport.onMessage((buf, from) => this.receive(buf, from));
+    this.stepQuery({ type: 'start', random: this.random() });
+    this.publisher.started();
+    this.log.info({ addresses: this.deps.transport.addresses() }, 'mDNS presence started');
+  }
+
+  async stop(): Promise<void> {
+    if (!this.opening) return;
+    await this.opening.catch(() => undefined);
+    if (!this.running) return;
+    this.publisher.goodbye();
+    this.running = false;
+    this.opening = null;
+    this.timers.clear();
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    this.cache = emptyCache();
+    this.query = initialQueryState();
+    this.table = new Map();
+    await this.deps.transport.close();
+    this.log.info({}, 'mDNS presence stopped');
+  }
+
+  announce(a: Announcement): void {
+    if (!Number.isInteger(a.port) || a.port < 1 || a.port > 65535) {
+      throw new PeerhubError('PH_ERR_BAD_REQUEST', `invalid port ${a.port}`, { statusCode: 400 });
+    }
+    this.publisher.announce(a, this.running);
+  }
+
+  async withdraw(): Promise<void> {
+    this.publisher.withdraw();
+  }
+
+  names(): { instance: string | null; host: string } {
+    return this.publisher.names();
+  }
+
+  peers(): NearbyPeer[] {
+    return [...this.table.values()];
+  }
+
+  counters(): Record<string, number> {
+    return { ...this.wire.counters, cacheEntries: this.cache.entries.size, peers: this.table.size };
+  }
+
+  // ---- receive ------------------------------------------------------------------------------
+
+  private receive(buf: Buffer, from: Endpoint): void {
+    if (!this.running) return;
+    this.wire.count('packetsIn');
+    if (!onLink(from.address, this.deps.transport.addresses())) {
+      this.wire.count('offlink');
+      this.wire.warnOnce(from.address, {}, 'mDNS packet from off-link source ignored');
+      return;
+    }
+    if (this.wire.isEcho(buf, from)) return this.wire.count('looped');
+    let msg: Message;
+    try {
+      msg = decodeMessage(buf);
+    } catch (err) {
+      this.wire.count('malformed');
+      this.wire.warnOnce(
+        from.address,
+        { err: String(err), bytes: buf.length },
+        'malformed mDNS packet dropped',
+      );
+      return;
+    }
+    const opcode = (msg.flags >> 11) & 0xf;
+    const rcode = msg.flags & 0xf;
+    if (opcode !== 0 || rcode !== 0) return this.wire.count('ignored'); // RFC 6762 §18.3, §18.11
+    try {
+      if (msg.response) this.onResponse(msg, from);
+      else this.onQuery(msg, from);
+    } catch (err) {
+      this.wire.count('errors');
+      this.log.error({ err: String(err), source: from.address }, 'mDNS packet handling failed');
+    }
+  }
+
+  private onQuery(msg: Message, from: Endpoint): void {
+    this.publisher.onQuery(msg, from);
+    if (from.port === MDNS_PORT) this.stepCache({ type: 'query', message: msg });
+  }
+
+  private onResponse(msg: Message, from: Endpoint): void {
+    if (from.port !== MDNS_PORT) return this.wire.count('badPort'); // RFC 6762 §6
+    const records = [...msg.answers, ...msg.additionals];
+    this.publisher.onResponse(records);
+    const own = this.publisher.ownNameKeys();
+    const targets = srvTargets(this.cache, records);
+    const keep = records.filter((rr) => !own.has(nameKey(rr.name)) && relevant(rr, targets));
+    if (keep.length > 0) this.stepCache({ type: 'records', records: keep, random: this.random });
+  }
+
+  // ---- browser --------------------------------------------------------------------------------
+
+  private stepQuery(ev: QueryEvent): void {
+    const { state, effects } = queryStep(this.query, ev, this.deps.clock.now());
+    this.query = state;
+    for (const _ of effects) {
+      this.sendQuery([{ name: SERVICE_TYPE, type: TYPE.PTR, klass: CLASS_IN, qu: false }]);
+    }
+    this.timers.arm('query', state.nextAt, () => this.stepQuery({ type: 'tick' }));
+  }
+
+  /** A query with the §7.1 known-answer list: cached answers with more than half their TTL left. */
+  private sendQuery(questions: Question[]): void {
+    const now = this.deps.clock.now();
+    const known: ResourceRecord[] = [];
+    for (const e of this.cache.entries.values()) {
+      if (e.removal || known.length >= MAX_KNOWN_ANSWERS) continue;
+      const left = e.expiresAt - now;
+      if (left <= e.ttlMs / 2 || !questions.some((q) => nameKey(q.name) === nameKey(e.rr.name))) continue;
+      if (!questions.some((q) => q.type === e.rr.type || q.type === TYPE.ANY)) continue;
+      known.push({ ...e.rr, flush: false, ttl: Math.floor(left / 1000) });
+    }
+    const msg: Message = {
+      id: 0,
+      flags: 0,
+      response: false,
+      questions,
+      answers: known,
+      authorities: [],
+      additionals: [],
+    };
+    if (this.wire.send(msg, null)) this.wire.count('queriesSent');
+  }
+
+  private readonly interested = (): boolean => true; // the cache holds only records we browse for
+
+  private stepCache(ev: CacheEvent): void {
+    const now = this.deps.clock.now();
+    const { state, effects } = cacheStep(this.cache, ev, now);
+    this.cache = state;
+    this.applyCacheEffects(effects);
+    this.timers.arm('cache', cacheDeadline(this.cache, this.interested), () =>
+      this.stepCache({ type: 'tick', interested: this.interested }),
+    );
+  }
+
+  private applyCacheEffects(effects: CacheEffect[]): void {
+    const requery: Question[] = [];
+    let changed = false;
+    for (const fx of effects) {
+      if (fx.type === 'requery') requery.push(fx.question);
+      else changed = true;
+      if (fx.type === 'removed' && fx.entry.rr.data.kind === 'PTR') {
+        const reason: LostReason = fx.reason === 'flushed' ? 'expired' : fx.reason;
+        this.lostReasons.set(nameKey(fx.entry.rr.data.target), reason);
+      }
+    }
+    if (requery.length > 0) this.sendQuery(requery);
+    if (changed) this.refreshPeers();
+  }
+
+  private refreshPeers(): void {
+    const self = { instanceKey: this.publisher.instanceKey(), peerId: this.publisher.peerId() };
+    const next = buildPeers(this.cache, self, this.table, this.deps.clock.now());
+    const events = diffPeers(this.table, next, this.lostReasons);
+    this.table = next;
+    this.lostReasons.clear();
+    for (const ev of events) {
+      if (ev.type === 'peer:lost')
+        this.log.info({ instance: ev.data.peer.instance, reason: ev.data.reason }, 'peer lost');
+      this.deps.bus.emit(ev.type, ev.data as never);
+    }
+  }
+}

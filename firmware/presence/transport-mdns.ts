@@ -1,0 +1,109 @@
+/**
+ * Production transport: multicast-dns manages the socket (reuseAddr, group membership, multicast
+ * TTL 255, loopback, outgoing interface); we read raw datagrams off the dgram socket so the codec
+ * (wire.ts) sees the bytes and the sender. EACCES/EADDRINUSE are fatal, everything else a warning.
+ */
+import dgram from 'node:dgram';
+import os from 'node:os';
+import makeMdns from 'multicast-dns';
+import type { Logger } from '../core/logger.js';
+import { PeerhubError, wrap } from '../core/errors.js';
+import { MDNS_GROUP, MDNS_PORT } from './constants.js';
+import type { Endpoint, InterfaceAddress, MdnsTransport } from './transport.js';
+
+export interface MulticastDnsTransportInit {
+  interface?: string; // name ('eth0') or IPv4 address; default: first non-internal IPv4
+  port?: number; // tests only
+}
+
+/** Resolve an interface name or address to its IPv4 addresses. */
+export function resolveInterface(spec?: string): InterfaceAddress[] {
+  const all = os.networkInterfaces();
+  const v4 = (name: string): InterfaceAddress[] =>
+    (all[name] ?? [])
+      .filter((a) => a.family === 'IPv4')
+      .map((a) => ({ address: a.address, netmask: a.netmask }));
+  if (spec === undefined) {
+    for (const [name, list] of Object.entries(all)) {
+      if (list?.some((a) => a.family === 'IPv4' && !a.internal)) return v4(name);
+    }
+    throw new PeerhubError('PH_ERR_PRESENCE_SOCKET', 'no non-internal IPv4 interface');
+  }
+  if (all[spec]) {
+    const found = v4(spec);
+    if (found.length > 0) return found;
+  }
+  for (const name of Object.keys(all)) {
+    const found = v4(name);
+    const hit = found.find((a) => a.address === spec);
+    if (hit) return [hit, ...found.filter((a) => a !== hit)];
+  }
+  throw new PeerhubError('PH_ERR_PRESENCE_SOCKET', `no IPv4 address on interface ${spec}`);
+}
+
+export function createMulticastDnsTransport(init: MulticastDnsTransportInit, logger: Logger): MdnsTransport {
+  const log = logger.child({ component: 'mdns-socket' });
+  let addrs: InterfaceAddress[] = [];
+  let socket: dgram.Socket | null = null;
+  let mdns: ReturnType<typeof makeMdns> | null = null;
+  let opening: Promise<void> | null = null;
+  const listeners = new Set<(p: Buffer, from: Endpoint) => void>();
+  const inflight = new Set<Promise<void>>();
+  const port = init.port ?? MDNS_PORT;
+
+  const open = async (): Promise<void> => {
+    addrs = resolveInterface(init.interface);
+    const primary = (addrs[0] as InterfaceAddress).address;
+    const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    socket = sock;
+    const m = makeMdns({ socket: sock, port, interface: primary, bind: '0.0.0.0', ttl: 255, loopback: true });
+    mdns = m;
+    sock.on('message', (buf, rinfo) => {
+      for (const l of [...listeners]) l(buf, { address: rinfo.address, port: rinfo.port });
+    });
+    m.on('warning', (err: Error) => {
+      // multicast-dns decodes too: its decode failures are counted by us already.
+      if (/decode|Cannot|overflow|Buffer|out of range/i.test(err.message)) return;
+      log.warn({ err: err.message }, 'mDNS socket warning');
+    });
+    await new Promise<void>((resolve, reject) => {
+      m.once('ready', resolve);
+      m.once('error', (err: Error) => reject(wrap('PH_ERR_PRESENCE_SOCKET', `bind ${primary}:${port}`, err)));
+    });
+    m.on('error', (err: Error) => log.error({ err: err.message }, 'mDNS socket error'));
+  };
+
+  return {
+    open() {
+      opening ??= open();
+      return opening;
+    },
+    addresses: () => addrs,
+    send(packet, dest) {
+      const sock = socket;
+      if (!sock) return;
+      const p = new Promise<void>((resolve) => {
+        sock.send(packet, dest?.port ?? port, dest?.address ?? MDNS_GROUP, (err) => {
+          if (err) log.warn({ err: err.message, dest }, 'mDNS send failed');
+          resolve();
+        });
+      });
+      inflight.add(p);
+      void p.then(() => inflight.delete(p));
+    },
+    onMessage(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    async close() {
+      await opening?.catch(() => undefined);
+      await Promise.race([Promise.all(inflight), new Promise((r) => setTimeout(r, 500).unref())]);
+      listeners.clear();
+      const m = mdns;
+      mdns = null;
+      socket = null;
+      opening = null;
+      if (m) await new Promise<void>((resolve) => m.destroy(() => resolve()));
+    },
+  };
+}

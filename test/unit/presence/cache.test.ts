@@ -1,0 +1,99 @@
+import t from 'tap';
+import {
+  cacheDeadline,
+  cacheStep,
+  emptyCache,
+  lookup,
+  type CacheState,
+} from '../../../firmware/presence/cache.js';
+import { TYPE, type ResourceRecord } from '../../../firmware/presence/wire.js';
+import { q, query, rr } from './fixtures/world.js';
+import { decodeMessage } from '../../../firmware/presence/wire.js';
+
+const always = () => true;
+const feed = (s: CacheState, records: ResourceRecord[], now: number, random = () => 0) =>
+  cacheStep(s, { type: 'records', records, random }, now);
+const tick = (s: CacheState, now: number) => cacheStep(s, { type: 'tick', interested: always }, now);
+
+t.test('re-query at 80/85/90/95 % of TTL (+0–2 %), then expiry', async (t) => {
+  let s = feed(emptyCache(), [rr('h.local', { kind: 'A', address: '10.0.0.1' }, 100)], 0, () => 0.5).state;
+  const requeries: number[] = [];
+  let removedAt = -1;
+  for (let now = 0; now <= 101_000; now += 100) {
+    const r = tick(s, now);
+    s = r.state;
+    for (const fx of r.effects) {
+      if (fx.type === 'requery') requeries.push(now);
+      if (fx.type === 'removed') removedAt = now;
+    }
+  }
+  t.same(requeries, [81_000, 86_000, 91_000, 96_000], '+1 % jitter at random 0.5');
+  t.equal(removedAt, 100_000);
+});
+
+t.test('cache deadline points at the next event', async (t) => {
+  const s = feed(emptyCache(), [rr('h.local', { kind: 'A', address: '10.0.0.1' }, 100)], 0).state;
+  t.equal(cacheDeadline(s, always), 80_000);
+  t.equal(
+    cacheDeadline(s, () => false),
+    100_000,
+  );
+});
+
+t.test('goodbye: TTL 0 removes after one second with reason goodbye', async (t) => {
+  const a = rr('h.local', { kind: 'A', address: '10.0.0.1' }, 120);
+  let s = feed(emptyCache(), [a], 0).state;
+  s = feed(s, [{ ...a, ttl: 0 }], 5000).state;
+  t.equal(tick(s, 5999).effects.length, 0);
+  const r = tick(s, 6000);
+  t.same(
+    r.effects.map((e) => e.type === 'removed' && e.reason),
+    ['goodbye'],
+  );
+});
+
+t.test('cache-flush: older members of the RRset expire in 1 s, fresh ones (< 1 s) are kept', async (t) => {
+  const a1 = rr('h.local', { kind: 'A', address: '10.0.0.1' }, 120, true);
+  const a2 = rr('h.local', { kind: 'A', address: '10.0.0.2' }, 120, true);
+  const a3 = rr('h.local', { kind: 'A', address: '10.0.0.3' }, 120, true);
+  let s = feed(emptyCache(), [a1], 0).state;
+  s = feed(s, [a2], 5000).state; // flushes a1 (5 s old)
+  s = feed(s, [a3], 5500).state; // a2 is 0.5 s old: kept
+  t.same(
+    lookup(s, 'h.local', TYPE.A).map((e) => e.rr.data),
+    [a3.data, a2.data],
+    'flushed record hidden',
+  );
+  const r = tick(s, 6000);
+  t.same(
+    r.effects.map((e) => e.type === 'removed' && e.reason),
+    ['flushed'],
+  );
+  t.equal(r.state.entries.size, 2);
+});
+
+t.test(
+  'POOF: two queries without the record in their known answers → removed 10 s after the first',
+  async (t) => {
+    const srv = rr(
+      'x._peerhub._tcp.local',
+      { kind: 'SRV', priority: 0, weight: 0, port: 1, target: 'h.local' },
+      120,
+    );
+    let s = feed(emptyCache(), [srv], 0).state;
+    const qry = decodeMessage(query([q('x._peerhub._tcp.local', TYPE.SRV)]));
+    const listed = decodeMessage(query([q('x._peerhub._tcp.local', TYPE.SRV)], [srv]));
+    s = cacheStep(s, { type: 'query', message: listed }, 1000).state; // querier knows it: no answer expected
+    s = cacheStep(s, { type: 'query', message: qry }, 2000).state;
+    t.equal(tick(s, 30_000).effects.filter((e) => e.type === 'removed').length, 0, 'one query is not enough');
+    s = cacheStep(s, { type: 'query', message: qry }, 3000).state;
+    t.equal(tick(s, 11_999).effects.filter((e) => e.type === 'removed').length, 0);
+    t.same(
+      tick(s, 12_000).effects.map((e) => e.type === 'removed' && e.reason),
+      ['failure'],
+    );
+    // an answer in between cancels the observation
+    const refreshed = feed(s, [srv], 5000).state;
+    t.equal(tick(refreshed, 12_000).effects.filter((e) => e.type === 'removed').length, 0);
+  },
+);
