@@ -1,9 +1,8 @@
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { bin, runBin as run } from './run-bin.js';
 import { startAgent, type Agent } from '../../firmware/agent.js';
 import { call } from '../../firmware/cli/client.js';
 import { loadConfig } from '../../firmware/config/load.js';
@@ -94,17 +93,7 @@ t.test('a second agent on the same socket is refused', async (t) => {
 });
 
 // The compiled binary, for what a user sees at the terminal (no network is opened in these cases).
-const bin = fileURLToPath(new URL('../../dist/firmware/cli/main.js', import.meta.url));
-function runBin(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [bin, ...args], { env: { ...process.env, HOME: tmpdir() } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c) => (stdout += c));
-    p.stderr.on('data', (c) => (stderr += c));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const runBin = (args: string[]) => run(args, { HOME: tmpdir() });
 
 t.test(
   'bad configuration: one line naming the key, exit 2',

@@ -3,27 +3,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { bin, runBin as run } from '../run-bin.js';
 import { buildControlApi } from '../../../firmware/control/app.js';
 import { fakeAgent } from '../control/fake-agent.js';
 
-// The CLI as users run it: the compiled bin (npm test builds first), over a real Unix socket.
-const bin = fileURLToPath(new URL('../../../dist/firmware/cli/main.js', import.meta.url));
-
-function run(
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c) => (stdout += c));
-    p.stderr.on('data', (c) => (stderr += c));
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
+// The CLI as users run it: the compiled bin over a real Unix socket.
 if (!existsSync(bin)) {
   t.fail(`compiled CLI missing at ${bin}: run \`npm run build\` (npm test does)`);
 } else {
