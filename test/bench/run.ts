@@ -1,0 +1,404 @@
+/**
+ * Presence benchmark: peerhub agents against avahi-daemon, measured in the same run on the same lab.
+ *
+ *   npm run bench [-- --samples 30 --cycles 10 --idle 60 --only peerhub,avahi,idle --out docs/bench/latest.json]
+ *
+ * Lab: node 0 = subject, node 1 = observer (peerhub); node 2 = subject, node 3 = observer (avahi).
+ * Every latency is taken from an event stream with arrival timestamps — the observer hub's
+ * `watch --json`, or `avahi-browse -rp` (no -t) — never by polling with sleeps.
+ *
+ * Fair equivalents (documented in the output's notes):
+ * - start → seen: peerhub = spawn of `peerhub agent` (Node start, identity load, probe, announce);
+ *   avahi = spawn of avahi-daemon (host probe) + a D-Bus publisher started when the daemon is up.
+ * - status change → seen: peerhub = PUT /v1/presence on the control socket, what `peerhub presence set`
+ *   sends (request = call made, ack = response received; the CLI itself adds its Node start-up);
+ *   avahi = EntryGroup.UpdateServiceTxt through test/lab/avahi_publish.py (request = line written,
+ *   ack = the helper printed `updated`). avahi-publish has no in-place TXT update: restarting it would
+ *   add a withdraw + probe that peerhub does not pay, so it is not used.
+ * - graceful stop → gone: SIGTERM to the agent / to avahi-daemon; observer reports removal.
+ * - idle: RSS and CPU of the subject agent and of avahi-daemon (+ its dbus-daemon) over the same window.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { execFileSync } from 'node:child_process';
+import { request } from 'node:http';
+import {
+  agentBuilt,
+  agentCliPath,
+  createLab,
+  labAvailable,
+  LAB_SKIP,
+  repoRoot,
+  type AvahiBrowseLine,
+  type Lab,
+  type Teardown,
+  type WatchEvent,
+} from '../lab/harness.js';
+import { percentile } from '../lab/proc.js';
+
+const STATES = ['Busy', 'Away', 'OnThePhone', 'Online'] as const;
+
+interface Summary {
+  n: number;
+  p50: number;
+  p99: number;
+  min: number;
+  max: number;
+  samples: number[];
+}
+
+interface Side {
+  startSeen?: Summary;
+  changeFromRequest?: Summary;
+  changeFromAck?: Summary;
+  stopGone?: Summary;
+  stopExit?: Summary;
+  idle?: Record<string, { rssMB: number; hwmMB: number; cpuPercent: number }>;
+}
+
+function summarize(xs: number[]): Summary {
+  const r = (v: number): number => Math.round(v * 10) / 10;
+  return {
+    n: xs.length,
+    p50: r(percentile(xs, 50)),
+    p99: r(percentile(xs, 99)),
+    min: r(Math.min(...xs)),
+    max: r(Math.max(...xs)),
+    samples: xs.map(r),
+  };
+}
+
+/** The instance name of a watch event's peer (peer:found/changed carry the row; peer:lost carries { peer }). */
+function instanceOf(e: WatchEvent): string | undefined {
+  const d = e.data as { instance?: string; peer?: { instance?: string } };
+  return d.peer?.instance ?? d.instance;
+}
+
+function statusOf(e: WatchEvent): string | undefined {
+  const d = e.data as { status?: string; peer?: { status?: string } };
+  return d.peer?.status ?? d.status;
+}
+
+// ---- peerhub ----
+
+async function benchPeerhub(
+  lab: Lab,
+  samples: number,
+  cycles: number,
+  log: (s: string) => void,
+): Promise<Side> {
+  const NAME = 'Bench';
+  const observer = await lab.startHub(1, { nickname: 'Observer', logLevel: 'warn' });
+  const events = observer.watch();
+  // The stream is live once it delivers anything or after the observer answered; give it its first event.
+  await observer.status();
+  const startSeen: number[] = [];
+  const stopGone: number[] = [];
+  const stopExit: number[] = [];
+  const fromReq: number[] = [];
+  const fromAck: number[] = [];
+  for (let c = 0; c < cycles; c++) {
+    const t0 = performance.now();
+    const hub = await lab.startHub(0, { nickname: NAME, logLevel: 'warn', waitReady: false });
+    const found = await events.waitForRecord((e) => e.type === 'peer:found' && instanceOf(e) === NAME, {
+      since: t0,
+      timeout: 30_000,
+    });
+    startSeen.push(found.t - t0);
+    await hub.ready(20_000);
+    if (c === 0) {
+      for (let k = 0; k < samples; k++) {
+        const state = STATES[k % STATES.length] as string;
+        const tReq = performance.now();
+        await controlPut(hub.socket, '/v1/presence', { status: state });
+        const tAck = performance.now();
+        const seen = await events.waitForRecord(
+          (e) => e.type === 'peer:changed' && instanceOf(e) === NAME && statusOf(e) === state,
+          { since: tReq, timeout: 20_000 },
+        );
+        fromReq.push(seen.t - tReq);
+        fromAck.push(seen.t - tAck);
+      }
+      log(`peerhub: ${samples} status changes, p50 ${percentile(fromReq, 50).toFixed(1)} ms from request`);
+    }
+    const tStop = performance.now();
+    const exit = await hub.stop();
+    const lost = await events.waitForRecord((e) => e.type === 'peer:lost' && instanceOf(e) === NAME, {
+      since: tStop,
+      timeout: 30_000,
+    });
+    stopGone.push(lost.t - tStop);
+    stopExit.push(exit.ms);
+    log(
+      `peerhub cycle ${c + 1}/${cycles}: seen ${(found.t - t0).toFixed(0)} ms, gone ${(lost.t - tStop).toFixed(0)} ms`,
+    );
+  }
+  await observer.stop();
+  await events.stop();
+  return {
+    startSeen: summarize(startSeen),
+    changeFromRequest: summarize(fromReq),
+    changeFromAck: summarize(fromAck),
+    stopGone: summarize(stopGone),
+    stopExit: summarize(stopExit),
+  };
+}
+
+/**
+ * One control-API call over the Unix socket, straight from this process (what `peerhub presence set`
+ * does, without the CLI's Node start-up, ≈ 250 ms here, so both stacks are timed from the request).
+ */
+function controlPut(socketPath: string, path: string, body: unknown): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const data = JSON.stringify(body);
+    const req = request(
+      {
+        socketPath,
+        path,
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+        timeout: 10_000,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve() : reject(new Error(`PUT ${path}: HTTP ${res.statusCode}`)),
+        );
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`PUT ${path}: timed out`)));
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+// ---- avahi ----
+
+async function benchAvahi(
+  lab: Lab,
+  samples: number,
+  cycles: number,
+  log: (s: string) => void,
+): Promise<Side> {
+  const NAME = 'Bench Avahi';
+  const TYPE = '_peerhub._tcp';
+  const observer = await lab.startAvahi(3);
+  const browse = observer.browseStream(TYPE);
+  const txt = await observer.watchTxt(NAME, TYPE); // avahi-browse -r does not report TXT changes
+  const subject = await lab.startAvahi(2); // starts its dbus + a first daemon
+  await subject.stopDaemon();
+  const startSeen: number[] = [];
+  const stopGone: number[] = [];
+  const stopExit: number[] = [];
+  const fromReq: number[] = [];
+  const fromAck: number[] = [];
+  const seenWith = (pred: (r: AvahiBrowseLine) => boolean, since: number): Promise<{ t: number }> =>
+    browse.waitForRecord((r) => r.name === NAME && pred(r), { since, timeout: 30_000 });
+  for (let c = 0; c < cycles; c++) {
+    const t0 = performance.now();
+    await subject.startDaemon();
+    const pub = subject.publishUpdatable(NAME, TYPE, 7443, ['v=1', 'st=Online']);
+    const found = await seenWith((r) => r.kind === '=', t0);
+    startSeen.push(found.t - t0);
+    await pub.waitForLine(/established/, 20_000);
+    if (c === 0) {
+      for (let k = 0; k < samples; k++) {
+        const state = STATES[k % STATES.length] as string;
+        const tReq = performance.now();
+        // seq makes every TXT new (like peerhub's); a TXT equal to one still in the cache is no ItemNew.
+        pub.send(`txt v=1 st=${state} seq=${k + 1}`);
+        const seenP = txt.waitForRecord((r) => r.st === state && r.seq === String(k + 1), {
+          since: tReq,
+          timeout: 30_000,
+        });
+        seenP.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+        await pub.waitForLine(/updated/, 10_000, true);
+        const tAck = performance.now();
+        const seen = await seenP;
+        fromReq.push(seen.t - tReq);
+        fromAck.push(seen.t - tAck);
+      }
+      log(`avahi: ${samples} TXT updates, p50 ${percentile(fromReq, 50).toFixed(1)} ms from request`);
+    }
+    const tStop = performance.now();
+    const exit = await subject.stopDaemon();
+    const lost = await seenWith((r) => r.kind === '-', tStop);
+    stopGone.push(lost.t - tStop);
+    stopExit.push(exit.ms);
+    await pub.stop('SIGTERM', 3_000);
+    log(
+      `avahi cycle ${c + 1}/${cycles}: seen ${(found.t - t0).toFixed(0)} ms, gone ${(lost.t - tStop).toFixed(0)} ms`,
+    );
+  }
+  await browse.stop();
+  await txt.stop();
+  return {
+    startSeen: summarize(startSeen),
+    changeFromRequest: summarize(fromReq),
+    changeFromAck: summarize(fromAck),
+    stopGone: summarize(stopGone),
+    stopExit: summarize(stopExit),
+  };
+}
+
+// ---- idle ----
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
+}
+
+function memKB(pid: number, key: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+async function idle(pids: Record<string, number>, seconds: number): Promise<Side['idle']> {
+  const t0 = performance.now();
+  const c0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuTicks(p)]));
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const wall = (performance.now() - t0) / 1000;
+  const out: NonNullable<Side['idle']> = {};
+  for (const [k, p] of Object.entries(pids)) {
+    const cpu = (cpuTicks(p) - (c0[k] as number)) / CLK_TCK;
+    out[k] = {
+      rssMB: Math.round(memKB(p, 'VmRSS') / 102.4) / 10,
+      hwmMB: Math.round(memKB(p, 'VmHWM') / 102.4) / 10,
+      cpuPercent: Math.round((cpu / wall) * 10000) / 100,
+    };
+  }
+  return out;
+}
+
+async function benchIdle(
+  lab: Lab,
+  seconds: number,
+  log: (s: string) => void,
+): Promise<Record<string, Side['idle']>> {
+  const hub = lab.running(0) ? lab.hub(0) : await lab.startHub(0, { nickname: 'Bench', logLevel: 'warn' });
+  if (!lab.running(1)) await lab.startHub(1, { nickname: 'Observer', logLevel: 'warn' });
+  const avahi = await lab.startAvahi(2);
+  const pub = avahi.publishUpdatable('Bench Avahi', '_peerhub._tcp', 7443, ['v=1', 'st=Online']);
+  await pub.waitForLine(/established/, 20_000);
+  await lab.startAvahi(3);
+  await new Promise((r) => setTimeout(r, 5_000)); // settle: announcements done
+  log(`idle: measuring ${seconds} s`);
+  const pids: Record<string, number> = {
+    'peerhub agent': hub.pid as number,
+    'avahi-daemon': avahi.pid as number,
+  };
+  if (avahi.busPid) pids['dbus-daemon (avahi)'] = avahi.busPid;
+  return { processes: await idle(pids, seconds) };
+}
+
+// ---- report ----
+
+function fmt(s: Summary | undefined): string {
+  return s ? `${s.p50.toFixed(1)} / ${s.p99.toFixed(1)} (n=${s.n})` : '—';
+}
+
+function ratio(a: Summary | undefined, b: Summary | undefined): string {
+  return a && b && b.p50 > 0 ? `${(a.p50 / b.p50).toFixed(2)}×` : '—';
+}
+
+function table(peerhub: Side, avahi: Side, idleRows: Side['idle']): string {
+  const rows: [string, Summary | undefined, Summary | undefined][] = [
+    ['start → seen by a peer', peerhub.startSeen, avahi.startSeen],
+    ['status change → seen (from request)', peerhub.changeFromRequest, avahi.changeFromRequest],
+    ['status change → seen (from ack)', peerhub.changeFromAck, avahi.changeFromAck],
+    ['graceful stop → gone', peerhub.stopGone, avahi.stopGone],
+    ['SIGTERM → process exit', peerhub.stopExit, avahi.stopExit],
+  ];
+  const lines = [
+    `${'latency, ms: p50 / p99'.padEnd(38)}${'peerhub'.padEnd(26)}${'avahi'.padEnd(26)}peerhub/avahi p50`,
+    ...rows.map(([k, a, b]) => `${k.padEnd(38)}${fmt(a).padEnd(26)}${fmt(b).padEnd(26)}${ratio(a, b)}`),
+    '',
+    `${'idle process'.padEnd(38)}${'RSS MB'.padEnd(12)}${'peak MB'.padEnd(12)}CPU %`,
+    ...Object.entries(idleRows ?? {}).map(
+      ([k, v]) => `${k.padEnd(38)}${String(v.rssMB).padEnd(12)}${String(v.hwmMB).padEnd(12)}${v.cpuPercent}`,
+    ),
+  ];
+  return lines.join('\n');
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      samples: { type: 'string', default: '30' },
+      cycles: { type: 'string', default: '10' },
+      idle: { type: 'string', default: '60' },
+      only: { type: 'string', default: 'peerhub,avahi,idle' },
+      out: { type: 'string', default: join(repoRoot(), 'docs/bench/latest.json') },
+    },
+  });
+  const samples = Math.max(1, Math.min(500, Number(values.samples)));
+  const cycles = Math.max(1, Math.min(100, Number(values.cycles)));
+  const idleS = Math.max(1, Math.min(600, Number(values.idle)));
+  const only = new Set(String(values.only).split(','));
+  if (!(await labAvailable())) {
+    console.error(`bench: ${LAB_SKIP}`);
+    return 2;
+  }
+  if ((only.has('peerhub') || only.has('idle')) && !agentBuilt()) {
+    console.error(`bench: agent not built (${agentCliPath()}): run npm run build`);
+    return 2;
+  }
+  const log = (s: string): void => console.error(`# ${s}`);
+  const teardowns: (() => unknown)[] = [];
+  let ok = true;
+  const tap: Teardown = { teardown: (fn) => teardowns.push(fn), passing: () => ok };
+  const started = new Date();
+  try {
+    const lab = await createLab(tap, { hubs: 4 });
+    log(
+      `lab ${lab.id}: 10.77.${lab.subnet}.0/16, ${samples} samples, ${cycles} start/stop cycles, idle ${idleS} s`,
+    );
+    const peerhub = only.has('peerhub') ? await benchPeerhub(lab, samples, cycles, log) : {};
+    const avahi = only.has('avahi') ? await benchAvahi(lab, samples, cycles, log) : {};
+    const idleRows = only.has('idle') ? (await benchIdle(lab, idleS, log)).processes : undefined;
+    peerhub.idle = idleRows && {
+      'peerhub agent': idleRows['peerhub agent'] as NonNullable<Side['idle']>[string],
+    };
+    console.log(table(peerhub, avahi, idleRows));
+    const report = {
+      date: started.toISOString(),
+      durationS: Math.round((Date.now() - started.getTime()) / 1000),
+      machine: { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, kernel: release() },
+      config: { samples, cycles, idleSeconds: idleS, parts: [...only] },
+      units: 'milliseconds unless named; p50/p99 nearest-rank',
+      peerhub,
+      avahi,
+      idle: idleRows,
+      notes: [
+        'start → seen: peerhub = spawn of the agent process until the observer hub emits peer:found; avahi = spawn of avahi-daemon, then a D-Bus publisher once the daemon is up, until avahi-browse -rp prints the resolved service.',
+        'status change: peerhub = PUT /v1/presence on the control socket, as `peerhub presence set` sends it (request: call made; ack: response received; the CLI adds its own Node start-up, about 250 ms here) until observer peer:changed; avahi = EntryGroup.UpdateServiceTxt (request: command written to the helper; ack: call returned) until the observer daemon cache holds the new TXT (D-Bus RecordBrowser ItemNew, test/lab/avahi_watch_txt.py: avahi-browse -r resolves once and never reports a TXT change).',
+        'graceful stop: SIGTERM to the agent / avahi-daemon until the observer reports removal (goodbye packets).',
+        'all in network namespaces on one bridge of this machine; the observers are a peerhub agent and an avahi-daemon respectively.',
+      ],
+    };
+    mkdirSync(dirname(values.out as string), { recursive: true });
+    writeFileSync(values.out as string, JSON.stringify(report, null, 2) + '\n');
+    log(`wrote ${values.out}`);
+    return 0;
+  } catch (err) {
+    ok = false;
+    console.error(err instanceof Error ? err.stack : err);
+    return 1;
+  } finally {
+    for (const fn of teardowns.reverse()) await fn();
+  }
+}
+
+process.exitCode = await main();

@@ -1,0 +1,244 @@
+/** One peerhub agent in a lab node, driven through its CLI like a user would. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Lab, LabNode } from './harness.js';
+import { agentCliPath } from './paths.js';
+import { run, waitFor, type Exit, type RunResult, type Stream, type WaitOptions } from './proc.js';
+
+// ---- the agent contract (as much as the lab relies on) ----
+
+export interface HubStatus {
+  id: string;
+  shortId: string;
+  peerName: string;
+  nickname: string;
+  scope: string;
+  presence: { status: string; text: string; seq: number };
+  mdns: { instance: string | null; host: string; backend: string };
+  uptimeMs: number;
+  counters: Record<string, number>;
+  [k: string]: unknown;
+}
+
+export interface PeerRow {
+  instance: string;
+  id: string | null;
+  nickname: string;
+  status: string;
+  seq: number;
+  endpoints: string[];
+  verified: boolean;
+  host: string | null;
+  port: number | null;
+  lastSeen: number;
+  [k: string]: unknown;
+}
+
+export interface WatchEvent {
+  id: number | string;
+  time: number | string;
+  type: string;
+  data: Record<string, unknown> & { reason?: string; peer?: PeerRow };
+}
+
+export interface HubOptions {
+  nickname?: string; // default `Hub <i>`
+  /** mDNS host label (config `hostname`). Default: unique per node, since namespaces share the UTS hostname. null: agent default. */
+  hostname?: string | null;
+  /** Extra `[presence]` keys, e.g. `{ ttl_host: 8, ttl_service: 8 }`. */
+  presence?: Record<string, string | number | boolean>;
+  configToml?: string; // appended to the generated config file
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  logLevel?: string; // PEERHUB_LOG_LEVEL, default 'debug'
+  readyTimeout?: number; // ms, default 20 s
+  waitReady?: boolean; // default true
+}
+
+export class Hub {
+  readonly index: number;
+  readonly nickname: string;
+  readonly dir: string;
+  readonly dataDir: string;
+  readonly socket: string;
+  readonly configPath: string;
+  agent: Stream | null = null;
+  startedAt = 0;
+
+  constructor(
+    private readonly lab: Lab,
+    readonly node: LabNode,
+    private readonly opts: HubOptions,
+  ) {
+    this.index = node.index;
+    this.nickname = opts.nickname ?? `Hub ${node.index}`;
+    this.dir = join(node.dir, 'hub');
+    this.dataDir = join(this.dir, 'data');
+    this.socket = join(this.dir, 'control.sock');
+    this.configPath = join(this.dir, 'peerhub.toml');
+  }
+
+  get address(): string {
+    return this.node.address;
+  }
+
+  get pid(): number | undefined {
+    return this.agent?.pid;
+  }
+
+  get running(): boolean {
+    return this.agent?.running ?? false;
+  }
+
+  /** The mDNS host label the harness configured (null: agent default). */
+  get hostname(): string | null {
+    if (this.opts.hostname === null) return null;
+    return this.opts.hostname ?? `${this.lab.id.replace(/^phlab-\d+-/, 'phl')}-hub${this.index}`;
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.dataDir, { recursive: true });
+    await writeFile(this.configPath, this.configText());
+    const args = [
+      agentCliPath(),
+      'agent',
+      '--data-dir',
+      this.dataDir,
+      '--nickname',
+      this.nickname,
+      '--classifier',
+      'lab',
+      '--control-socket',
+      this.socket,
+      '--port',
+      '7443',
+      '--interface',
+      'eth0',
+      '--config',
+      this.configPath,
+      ...(this.opts.args ?? []),
+    ];
+    this.startedAt = performance.now();
+    this.agent = this.lab.spawn(this.index, process.execPath, args, {
+      name: `hub${this.index}`,
+      env: { ...process.env, PEERHUB_LOG_LEVEL: this.opts.logLevel ?? 'debug', ...this.opts.env },
+      logFile: join(this.dir, 'agent.log'),
+      maxLogLines: 600,
+    });
+    if (this.opts.waitReady === false) return;
+    await this.ready(this.opts.readyTimeout ?? 20_000);
+  }
+
+  /** Resolve once `status --json` answers; fail early if the agent exits. */
+  async ready(timeout = 20_000): Promise<HubStatus> {
+    const agent = this.agent;
+    if (!agent) throw new Error(`hub ${this.index} not started`);
+    return waitFor(
+      async () => {
+        if (!agent.running)
+          throw new Error(`agent exited ${JSON.stringify(await agent.exited)}:\n${agent.tail(30)}`);
+        const r = await this.cli(['status', '--json'], 10_000);
+        return r.code === 0 ? r.json<HubStatus>() : null;
+      },
+      { timeout, interval: 200, message: `hub ${this.index} ready` },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\n${agent.tail(30)}`);
+    });
+  }
+
+  private configText(): string {
+    const presence: Record<string, string | number | boolean> = { ...this.opts.presence };
+    const host = this.hostname;
+    if (host !== null && presence.hostname === undefined) presence.hostname = host;
+    const lines = ['[presence]'];
+    for (const [k, v] of Object.entries(presence))
+      lines.push(`${k} = ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`);
+    return lines.join('\n') + '\n' + (this.opts.configToml ?? '') + '\n';
+  }
+
+  /** `peerhub --socket <sock> …args` from the root namespace (the socket is a file). */
+  cli(args: readonly string[], timeoutMs = 15_000): Promise<RunResult> {
+    return run(process.execPath, [agentCliPath(), '--socket', this.socket, ...args], { timeoutMs });
+  }
+
+  private async cliJson<T>(args: readonly string[]): Promise<T> {
+    const r = await this.cli(args);
+    if (r.code !== 0)
+      throw new Error(`peerhub ${args.join(' ')} on hub ${this.index}: code ${r.code}: ${r.stderr.trim()}`);
+    return r.json<T>();
+  }
+
+  status(): Promise<HubStatus> {
+    return this.cliJson<HubStatus>(['status', '--json']);
+  }
+
+  peers(): Promise<PeerRow[]> {
+    return this.cliJson<PeerRow[]>(['peers', '--json']);
+  }
+
+  async setPresence(state: string, text?: string): Promise<RunResult> {
+    const r = await this.cli(['presence', 'set', state, ...(text === undefined ? [] : [text])]);
+    if (r.code !== 0) throw new Error(`presence set ${state} on hub ${this.index}: ${r.stderr.trim()}`);
+    return r;
+  }
+
+  /** `peerhub watch --json` (run in the hub's namespace so a sweeper finds it): timestamped events. */
+  watch(): Stream<WatchEvent> {
+    return this.lab.spawn<WatchEvent>(
+      this.index,
+      process.execPath,
+      [agentCliPath(), '--socket', this.socket, 'watch', '--json'],
+      {
+        name: `watch${this.index}`,
+        parse: (l) => (l.startsWith('{') ? (JSON.parse(l) as WatchEvent) : undefined),
+      },
+    );
+  }
+
+  /** Poll `peers --json` until a row matches; returns it. */
+  waitPeer(pred: (p: PeerRow) => boolean, opts: WaitOptions = {}): Promise<PeerRow> {
+    return waitFor(async () => (await this.peers()).find(pred), {
+      message: `hub ${this.index}: peer matching ${pred.toString().slice(0, 120)}`,
+      ...opts,
+    });
+  }
+
+  /** Poll `peers --json` until no row matches. */
+  async waitNoPeer(pred: (p: PeerRow) => boolean, opts: WaitOptions = {}): Promise<void> {
+    await waitFor(async () => !(await this.peers()).some(pred), {
+      message: `hub ${this.index}: no peer matching ${pred.toString().slice(0, 120)}`,
+      ...opts,
+    });
+  }
+
+  /** SIGTERM and wait (SIGKILL after 10 s): exit code, signal and how long it took. */
+  async stop(): Promise<Exit & { ms: number }> {
+    if (!this.agent) throw new Error(`hub ${this.index} not started`);
+    return this.agent.stop('SIGTERM', 10_000);
+  }
+
+  /** kill -9. */
+  async kill(): Promise<Exit> {
+    if (!this.agent) throw new Error(`hub ${this.index} not started`);
+    this.agent.proc.kill('SIGKILL');
+    return this.agent.exited;
+  }
+}
+
+/** Find a peer row by peer id (or instance name). */
+export function findPeer(
+  rows: readonly PeerRow[],
+  key: { id?: string; instance?: string },
+): PeerRow | undefined {
+  return rows.find(
+    (r) =>
+      (key.id !== undefined ? r.id === key.id : true) &&
+      (key.instance !== undefined ? r.instance === key.instance : true),
+  );
+}
+
+/** Strip a trailing `.local` / `.local.` from a host name. */
+export function hostLabel(host: string | null | undefined): string {
+  return (host ?? '').replace(/\.local\.?$/, '');
+}
