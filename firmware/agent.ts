@@ -7,7 +7,6 @@ import { EventBus } from './core/bus.js';
 import { systemClock } from './core/clock.js';
 import { PeerhubError, isPeerhubError } from './core/errors.js';
 import { createLogger, type Logger } from './core/logger.js';
-import { buildControlApi } from './control/app.js';
 import type { StatusView } from './control/types.js';
 import { loadOrCreateIdentity, peerName } from './identity/index.js';
 import type { Identity } from './identity/types.js';
@@ -97,6 +96,7 @@ export async function startAgent(
     },
   );
 
+  const version = packageVersion();
   const status = (): StatusView => {
     const names = presence.names();
     const s = me.state;
@@ -115,30 +115,30 @@ export async function startAgent(
         interface: config.interface ?? null,
       },
       port: config.port,
-      version: packageVersion(),
+      version,
       pid: process.pid,
       uptimeMs: Date.now() - started,
       counters: presence.counters(),
     };
   };
 
-  const control = buildControlApi({
-    logger: logger.child({ component: 'control' }),
-    events: bus,
-    status,
-    peers: () => presence.peers(),
-    setPresence: (st, text) => me.set(st, text),
-    signIn: (scope) => me.signIn(scope),
-    signOut: () => me.signOut(),
-  });
-
   const stops: Array<[string, () => Promise<void>]> = [];
+  await claimSocket(config.control_socket); // before anything goes on the network
   try {
     await presence.start();
     stops.push(['presence', () => presence.stop()]);
-    me.start();
+    me.start(); // probing starts now; the control API loads while the probes are on the wire
     stops.push(['me', () => me.stop()]);
-    await claimSocket(config.control_socket);
+    const { buildControlApi } = await import('./control/app.js');
+    const control = buildControlApi({
+      logger: logger.child({ component: 'control' }),
+      events: bus,
+      status,
+      peers: () => presence.peers(),
+      setPresence: (st, text) => me.set(st, text),
+      signIn: (scope) => me.signIn(scope),
+      signOut: () => me.signOut(),
+    });
     await control.listen({ path: config.control_socket });
     chmodSync(config.control_socket, 0o660);
     stops.push(['control', async () => void (await control.close())]);

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { defaultDataDir } from '../config/load.js';
+import { defaultDataDir } from '../config/paths.js';
 import { PeerhubError } from '../core/errors.js';
 
 export const SYSTEM_SOCKET = '/run/peerhub/control.sock';

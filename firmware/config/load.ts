@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseToml } from 'smol-toml';
 import { PeerhubError } from '../core/errors.js';
+import { defaultDataDir, defaultNickname } from './paths.js';
 import { ConfigSchema, type Config } from './schema.js';
+
+export { defaultDataDir, defaultNickname };
 
 /** Where a value came from, so an error names the key the way the user wrote it. */
 type Source = 'default' | 'file' | 'env' | 'flag';
@@ -19,17 +21,6 @@ export const SETTINGS: ReadonlyArray<{ path: string; flag: string; env: string; 
   { path: 'interface', flag: '--interface', env: 'PEERHUB_INTERFACE', type: 'string' },
   { path: 'log_level', flag: '--log-level', env: 'PEERHUB_LOG_LEVEL', type: 'string' },
 ];
-
-/** A user data directory: $XDG_DATA_HOME/peerhub or ~/.local/share/peerhub. */
-export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share');
-  return join(base, 'peerhub');
-}
-
-export function defaultNickname(): string {
-  const h = hostname().split('.')[0] || 'peerhub';
-  return h.slice(0, 63);
-}
 
 function defaults(env: NodeJS.ProcessEnv): Record<string, unknown> {
   return {

@@ -1,21 +1,26 @@
-import { Type } from '@sinclair/typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { PeerhubError } from '../core/errors.js';
 import { PRESENCE_STATES, SCOPES } from '../presence/types.js';
 import type { ControlDeps } from './types.js';
 
-const Status = Type.Union(PRESENCE_STATES.map((s) => Type.Literal(s)));
-const SignInScope = Type.Union(SCOPES.filter((s) => s !== 'None').map((s) => Type.Literal(s)));
+const Status = { type: 'string', enum: [...PRESENCE_STATES] } as const;
+const SignInScope = { type: 'string', enum: SCOPES.filter((s) => s !== 'None') } as const;
 
-export const PresenceBody = Type.Object(
-  { status: Status, text: Type.Optional(Type.String({ maxLength: 255 })) },
-  { additionalProperties: false },
-);
-export const SignInBody = Type.Object({ scope: Type.Optional(SignInScope) }, { additionalProperties: false });
-const EventsQuery = Type.Object({
-  since: Type.Optional(Type.Integer({ minimum: 0 })),
-  follow: Type.Optional(Type.Boolean()),
-});
+export const PresenceBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['status'],
+  properties: { status: Status, text: { type: 'string', maxLength: 255 } },
+} as const;
+export const SignInBody = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: { scope: SignInScope },
+} as const;
+const EventsQuery = {
+  type: 'object',
+  properties: { since: { type: 'integer', minimum: 0 }, follow: { type: 'boolean' } },
+} as const;
 
 const HEARTBEAT_MS = 15_000;
 
@@ -56,7 +61,7 @@ export function buildControlApi(deps: ControlDeps): FastifyInstance {
     return deps.setPresence(body.status, body.text);
   });
   // The body is optional (`curl -X POST` signs in NearMe); when present it is validated.
-  app.post('/v1/signin', { schema: { body: Type.Union([SignInBody, Type.Null()]) } }, async (req) => {
+  app.post('/v1/signin', { schema: { body: SignInBody } }, async (req) => {
     const body = (req.body ?? {}) as { scope?: 'NearMe' | 'Internet' | 'All' };
     return deps.signIn(body.scope ?? 'NearMe');
   });

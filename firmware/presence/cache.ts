@@ -43,6 +43,7 @@ export type CacheEvent =
 export type CacheEffect =
   | { type: 'added'; entry: CacheEntry }
   | { type: 'refreshed'; entry: CacheEntry }
+  | { type: 'goodbye'; entry: CacheEntry } // TTL 0 seen: kept 1 s (RFC 6762 §10.1), but announced as leaving
   | { type: 'removed'; entry: CacheEntry; reason: RemovalReason }
   | { type: 'requery'; question: Question };
 
@@ -82,7 +83,9 @@ export function cacheStep(
         const old = entries.get(key);
         if (rr.ttl === 0) {
           if (old && old.expiresAt > now + GOODBYE_EXPIRY) {
-            entries.set(key, { ...old, expiresAt: now + GOODBYE_EXPIRY, removal: 'goodbye' });
+            const entry: CacheEntry = { ...old, expiresAt: now + GOODBYE_EXPIRY, removal: 'goodbye' };
+            entries.set(key, entry);
+            effects.push({ type: 'goodbye', entry });
           }
           continue;
         }

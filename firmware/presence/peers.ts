@@ -36,7 +36,9 @@ export function buildPeers(
 ): Map<string, NearbyPeer> {
   const out = new Map<string, NearbyPeer>();
   for (const ptr of lookup(cache, SERVICE_TYPE, TYPE.PTR)) {
-    if (ptr.rr.data.kind !== 'PTR') continue;
+    // A goodbye takes the peer off the table at once; the record itself stays cached for 1 s
+    // (RFC 6762 §10.1), and a re-announcement within that second brings the peer back.
+    if (ptr.rr.data.kind !== 'PTR' || ptr.removal === 'goodbye') continue;
     const target = ptr.rr.data.target;
     const key = nameKey(target);
     if (!key.endsWith(SUFFIX) || key === self.instanceKey || out.has(key)) continue;

@@ -246,6 +246,9 @@ export class MdnsPresence implements PresenceService {
     for (const fx of effects) {
       if (fx.type === 'requery') requery.push(fx.question);
       else changed = true;
+      if (fx.type === 'goodbye' && fx.entry.rr.data.kind === 'PTR') {
+        this.lostReasons.set(nameKey(fx.entry.rr.data.target), 'goodbye');
+      }
       if (fx.type === 'removed' && fx.entry.rr.data.kind === 'PTR') {
         const reason: LostReason = fx.reason === 'flushed' ? 'expired' : fx.reason;
         this.lostReasons.set(nameKey(fx.entry.rr.data.target), reason);
