@@ -43,7 +43,7 @@ export function formatPeers(peers: NearbyPeer[], now = Date.now()): string {
   return table(
     ['NICKNAME', 'STATUS', 'ID', 'ENDPOINTS', 'SEEN'],
     peers.map((p) => [
-      p.verified ? p.nickname : `${p.nickname} (unverified)`,
+      p.wellFormed ? p.nickname : `${p.nickname} (not peerhub)`,
       p.status,
       p.id ? p.id.split('-')[0]! : '-',
       p.endpoints.join(',') || '-',

@@ -158,7 +158,7 @@ export class DefaultContactManager implements ContactManager {
   }
 
   async addFromNearby(peer: NearbyPeer, fetchCard: FetchCard): Promise<Contact> {
-    if (!peer.id || !peer.verified) {
+    if (!peer.id || !peer.wellFormed) {
       throw invalid('peer', `${JSON.stringify(peer.instance)} is not a peerhub announcement with a peer id`);
     }
     const seen = peer.id;

@@ -54,7 +54,7 @@ export function buildTxt(a: Announcement): Buffer[] {
 
 export interface ParsedTxt {
   txt: Record<string, string>;
-  verified: boolean;
+  wellFormed: boolean;
   id: string | null;
   status: PresenceStatus | 'Unknown';
   seq: number;
@@ -79,6 +79,6 @@ export function parseTxt(strings: Buffer[]): ParsedTxt {
     : null;
   const seqRaw = txt.seq ?? '';
   const seq = /^\d{1,15}$/.test(seqRaw) ? Number(seqRaw) : 0;
-  const verified = txt.v === '1' && id !== null && st !== null && /^\d{1,15}$/.test(seqRaw);
-  return { txt, verified, id: verified ? id : null, status: verified && st ? st : 'Unknown', seq };
+  const wellFormed = txt.v === '1' && id !== null && st !== null && /^\d{1,15}$/.test(seqRaw);
+  return { txt, wellFormed, id: wellFormed ? id : null, status: wellFormed && st ? st : 'Unknown', seq };
 }

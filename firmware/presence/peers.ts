@@ -70,7 +70,7 @@ export function buildPeers(
       host,
       port,
       endpoints: [...new Set(endpoints)].sort(),
-      verified: parsed.verified,
+      wellFormed: parsed.wellFormed,
       txt: parsed.txt,
       firstSeen: prev.get(key)?.firstSeen ?? now,
       lastSeen: Math.max(...seen),
@@ -88,13 +88,13 @@ const differs = (a: NearbyPeer, b: NearbyPeer): boolean =>
   a.seq !== b.seq ||
   a.nickname !== b.nickname ||
   a.instance !== b.instance ||
-  a.verified !== b.verified ||
+  a.wellFormed !== b.wellFormed ||
   a.id !== b.id ||
   a.host !== b.host ||
   a.port !== b.port ||
   a.endpoints.join() !== b.endpoints.join();
 
-/** Events between two tables. A lost + found pair with the same verified id is one change (rename). */
+/** Events between two tables. A lost + found pair with the same wellFormed id is one change (rename). */
 export function diffPeers(
   prev: ReadonlyMap<string, NearbyPeer>,
   next: ReadonlyMap<string, NearbyPeer>,
@@ -105,7 +105,7 @@ export function diffPeers(
   const found = [...next].filter(([k]) => !prev.has(k));
   const renamed = new Set<string>();
   for (const [, p] of found) {
-    const old = p.verified ? lost.find(([, o]) => o.verified && o.id === p.id) : undefined;
+    const old = p.wellFormed ? lost.find(([, o]) => o.wellFormed && o.id === p.id) : undefined;
     if (old) {
       renamed.add(old[0]);
       events.push({ type: 'peer:changed', data: { ...p, firstSeen: old[1].firstSeen } });

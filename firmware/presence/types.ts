@@ -36,7 +36,7 @@ export interface NearbyPeer {
   host: string | null; // SRV target
   port: number | null;
   endpoints: string[]; // "10.77.0.2:7443"
-  verified: boolean; // false: non-peerhub or malformed TXT (shown, never trusted)
+  wellFormed: boolean; // false: non-peerhub or malformed TXT (shown, never trusted)
   txt: Record<string, string>;
   firstSeen: number;
   lastSeen: number;

@@ -38,7 +38,7 @@ if (skip) {
         if (i === j) continue;
         const row = await h.waitPeer((p) => p.id === other.id, { timeout: 20_000 });
         t.equal(row.instance, other.mdns.instance, `hub ${i} sees ${other.nickname} by instance`);
-        t.equal(row.verified, true, `hub ${i}: ${other.nickname} verified`);
+        t.equal(row.wellFormed, true, `hub ${i}: ${other.nickname} wellFormed`);
         t.same(row.endpoints, [`${lab.address(j)}:7443`], `hub ${i}: ${other.nickname}'s endpoint`);
         t.equal(row.status, other.presence.status);
       }

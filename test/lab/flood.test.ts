@@ -44,7 +44,7 @@ if (skip) {
     t.ok(witness.running, 'witness still running');
     await target.setPresence('Away', 'after the flood');
     const row = await witness.waitPeer((p) => p.id === st.id && p.status === 'Away', { timeout: 15_000 });
-    t.equal(row.verified, true);
+    t.equal(row.wellFormed, true);
   });
 
   await t.test('the malformed packets are counted', async (t) => {

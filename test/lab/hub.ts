@@ -28,7 +28,7 @@ export interface PeerRow {
   status: string;
   seq: number;
   endpoints: string[];
-  verified: boolean;
+  wellFormed: boolean;
   host: string | null;
   port: number | null;
   lastSeen: number;

@@ -49,7 +49,7 @@ t.test('two agents see each other, a status change and a sign-out', async (t) =>
   );
   t.equal(seenByA.id, b.identity.peerId);
   t.equal(seenByA.status, 'Online');
-  t.ok(seenByA.verified);
+  t.ok(seenByA.wellFormed);
   t.same(seenByA.endpoints, ['10.1.0.2:7443']);
 
   await call(b.sock, 'PUT', '/v1/presence', { status: 'Busy', text: 'call' });

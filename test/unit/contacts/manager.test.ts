@@ -151,7 +151,7 @@ function nearby(id: string | null, verified = true): NearbyPeer {
     host: 'ada.local',
     port: 7443,
     endpoints: ['10.77.0.2:7443'],
-    verified,
+    wellFormed: verified,
     txt: {},
     firstSeen: T0,
     lastSeen: T0,

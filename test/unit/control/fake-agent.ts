@@ -44,7 +44,7 @@ export function fakeAgent(): ControlDeps & {
           host: 'peerhub-cccccc.local',
           port: 7443,
           endpoints: ['10.77.0.3:7443'],
-          verified: true,
+          wellFormed: true,
           txt: { v: '1' },
           firstSeen: Date.now() - 60_000,
           lastSeen: Date.now() - 2000,

@@ -207,7 +207,7 @@ t.test('non-peerhub TXT (avahi-publish) and garbage TXT → listed unverified, s
   w.clock.advance(100);
   const peers = a.svc.peers().sort((x, y) => x.instance.localeCompare(y.instance));
   t.same(
-    peers.map((p) => [p.instance, p.verified, p.status, p.id, p.endpoints]),
+    peers.map((p) => [p.instance, p.wellFormed, p.status, p.id, p.endpoints]),
     [
       ['Avahi box', false, 'Unknown', null, ['10.77.0.70:9000']],
       ['Liar', false, 'Unknown', null, ['10.77.0.70:9000']],

@@ -86,7 +86,7 @@ t.test('renaming and TXT parsing', async (t) => {
   t.ok(Buffer.byteLength(nextInstanceLabel('é'.repeat(40))) <= 63);
   t.equal(instanceLabel('\u0000\u0007 '), 'peerhub');
   const ok = parseTxt(['v=1', 'id=ABCDEFG-HIJKLMN', 'st=Busy', 'seq=7', 'ID=dup'].map((s) => Buffer.from(s)));
-  t.same([ok.verified, ok.id, ok.status, ok.seq], [true, 'ABCDEFG-HIJKLMN', 'Busy', 7]);
-  t.same(parseTxt([]).verified, false);
+  t.same([ok.wellFormed, ok.id, ok.status, ok.seq], [true, 'ABCDEFG-HIJKLMN', 'Busy', 7]);
+  t.same(parseTxt([]).wellFormed, false);
   t.same(parseTxt([Buffer.from([0xff, 0x3d])]).status, 'Unknown');
 });

@@ -68,7 +68,7 @@ t.test('three responders on one LAN all see each other; nobody lists itself', as
       'not itself',
     );
     for (const p of peers) {
-      t.equal(p.verified, true);
+      t.equal(p.wellFormed, true);
       t.equal(p.status, 'Online');
       t.equal(p.endpoints.length, 1);
       t.match(p.endpoints[0], /^10\.77\.0\.\d:7443$/);

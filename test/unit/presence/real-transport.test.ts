@@ -46,7 +46,7 @@ t.test('two hubs find each other over real multicast on loopback, goodbye on sto
   const seen = () => b.svc.peers().find((p) => p.instance === a.a.nickname);
   t.ok(await until(() => !!seen() && a.svc.peers().some((p) => p.instance === b.a.nickname), 5000), 'found');
   t.same(seen()?.endpoints, ['127.0.0.1:7443']);
-  t.equal(seen()?.verified, true);
+  t.equal(seen()?.wellFormed, true);
   const lost: string[] = [];
   b.bus.on('peer:lost', (l) => lost.push(`${l.peer.instance}:${l.reason}`));
   await a.svc.stop();
