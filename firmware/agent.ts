@@ -1,53 +1,32 @@
-import { mkdirSync, readFileSync, chmodSync, unlinkSync, existsSync } from 'node:fs';
-import { connect } from 'node:net';
-import { dirname, join } from 'node:path';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { claimSocket, localEndpoints, packageVersion } from './agent-support.js';
 import { loadConfig, type LoadInput } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { EventBus } from './core/bus.js';
 import { systemClock } from './core/clock.js';
 import { PeerhubError, isPeerhubError } from './core/errors.js';
 import { createLogger, type Logger } from './core/logger.js';
-import type { StatusView } from './control/types.js';
+import { createContactManager, type ContactEvents } from './contacts/index.js';
+import { createContactsControl } from './contacts/views.js';
+import type { PeerRow, StatusView } from './control/types.js';
 import { loadOrCreateIdentity, peerName } from './identity/index.js';
+import { TlsCertificates } from './identity/tls.js';
 import type { Identity } from './identity/types.js';
 import { LocalPresence } from './me/local-presence.js';
 import type { LocalPresenceEvents } from './me/types.js';
 import { createMdnsPresence } from './presence/index.js';
 import type { MdnsTransport } from './presence/transport.js';
-import type { PresenceEvents, PresenceService } from './presence/types.js';
+import type { NearbyPeer, PresenceEvents, PresenceService } from './presence/types.js';
+import { PeerClient } from './wire/client.js';
+import type { WireEvents } from './wire/types.js';
 
-export type AgentEvents = PresenceEvents & LocalPresenceEvents & { 'agent:ready': { id: string } };
+export type AgentEvents = PresenceEvents &
+  LocalPresenceEvents &
+  ContactEvents &
+  WireEvents & { 'agent:ready': { id: string } };
 
 const STOP_DEADLINE_MS = 1800;
-
-export function packageVersion(): string {
-  try {
-    const url = new URL('../../package.json', import.meta.url); // dist/firmware/agent.js → package.json
-    const alt = new URL('../package.json', import.meta.url); // firmware/agent.ts under a TS runtime
-    const file = existsSync(url) ? url : alt;
-    return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
-}
-
-/** Refuse to take over a socket another live agent answers on; remove a stale one. */
-async function claimSocket(path: string): Promise<void> {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
-  if (!existsSync(path)) return;
-  const live = await new Promise<boolean>((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-  if (live) {
-    throw new PeerhubError('PH_ERR_INTERNAL', `another agent is already answering on ${path}`);
-  }
-  unlinkSync(path);
-}
 
 export interface Agent {
   readonly identity: Identity;
@@ -59,6 +38,8 @@ export interface Agent {
 /** Edges a test may replace (an in-memory LAN instead of the mDNS socket). */
 export interface AgentOverrides {
   transport?: MdnsTransport;
+  /** Listen port of the peer API (0: any free port), when it must differ from the announced one. */
+  peerListenPort?: number;
 }
 
 /** Composition root: config → services → start in order; stop in reverse. The only file that knows everyone. */
@@ -76,6 +57,47 @@ export async function startAgent(
     { now: clock.now, logger: logger.child({ component: 'identity' }) },
     { dataDir: config.data_dir },
   );
+
+  const tls = new TlsCertificates(
+    { clock, logger: logger.child({ component: 'tls' }), identity },
+    { dataDir: config.data_dir },
+  );
+  const contacts = createContactManager(
+    { logger: logger.child({ component: 'contacts' }), bus, clock },
+    {
+      file: join(config.data_dir, 'contacts.json'),
+      me: {
+        peerId: identity.peerId,
+        nickname: config.nickname,
+        rootCertPem: identity.rootCertPem,
+        endpoints: localEndpoints(config.port, config.interface),
+      },
+    },
+  );
+  const client = new PeerClient({
+    clock,
+    logger: logger.child({ component: 'peer-client' }),
+    credentials: () => tls.current(),
+    events: bus,
+  });
+  const targetOf = (p: NearbyPeer): { peerId: string; host: string; port: number } => {
+    const ep = p.endpoints[0];
+    if (!p.id || !ep)
+      throw new PeerhubError('PH_ERR_NOT_FOUND', `${p.nickname} has no reachable endpoint yet`);
+    const i = ep.lastIndexOf(':');
+    return { peerId: p.id, host: ep.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(ep.slice(i + 1)) };
+  };
+  const contactsControl = createContactsControl({
+    manager: contacts,
+    live: () => null,
+    nearby: () => presence.peers(),
+    fetchCard: (p) => client.request(targetOf(p), 'GET', '/v1/card'),
+  });
+  const isContact = (peerId: string): boolean => contacts.list().some((c) => c.peerId === peerId);
+  const peerRows = (): PeerRow[] =>
+    presence
+      .peers()
+      .map((p) => ({ ...p, verified: false, spoof: false, contact: !!p.id && isContact(p.id) }));
 
   const presence: PresenceService = createMdnsPresence(
     { clock, logger: logger.child({ component: 'presence' }), bus, transport: overrides.transport },
@@ -125,16 +147,48 @@ export async function startAgent(
   const stops: Array<[string, () => Promise<void>]> = [];
   await claimSocket(config.control_socket); // before anything goes on the network
   try {
+    await tls.start();
+    stops.push(['tls', () => tls.stop()]);
+    await contacts.open();
+    stops.push(['contacts', () => contacts.close()]);
     await presence.start();
     stops.push(['presence', () => presence.stop()]);
     me.start(); // probing starts now; the control API loads while the probes are on the wire
     stops.push(['me', () => me.stop()]);
+    const { startPeerServer } = await import('./wire/server.js');
+    const peerServer = await startPeerServer(
+      {
+        logger: logger.child({ component: 'peer-api' }),
+        clock,
+        credentials: tls,
+        card: () => ({
+          ...contacts.me(),
+          classifier: config.classifier,
+          peerName: peerName(identity.peerId, config.classifier),
+        }),
+        presence: () => ({ status: me.state.status, text: me.state.text, seq: me.state.seq }),
+        applications: () => [],
+        objects: () => [],
+        events: bus,
+        authorizeSubscriber: (peerId) =>
+          contacts.list().some((c) => c.peerId === peerId && c.subscription === 'allowed'),
+      },
+      { port: overrides.peerListenPort ?? config.port },
+    );
+    stops.push(['peer-api', () => peerServer.stop()]);
+    stops.push(['peer-client', async () => client.close()]);
+    // A contact blocked or removed loses its open streams at once, not at its next request.
+    bus.on('contact:updated', ({ contact }) => {
+      if (contact.subscription === 'blocked') peerServer.dropPeer(contact.peerId);
+    });
+    bus.on('contact:deleted', ({ contact }) => peerServer.dropPeer(contact.peerId));
     const { buildControlApi } = await import('./control/app.js');
     const control = buildControlApi({
       logger: logger.child({ component: 'control' }),
       events: bus,
       status,
-      peers: () => presence.peers(),
+      peers: peerRows,
+      contacts: contactsControl,
       setPresence: (st, text) => me.set(st, text),
       signIn: (scope) => me.signIn(scope),
       signOut: () => me.signOut(),

@@ -30,17 +30,39 @@ function unreachable(socket: string, cause: unknown): PeerhubError {
 }
 
 /** One control-API call over the Unix socket. Resolves with the parsed body; rejects with the API's error. */
-export function call<T = unknown>(socket: string, method: string, path: string, body?: unknown): Promise<T> {
+export async function call<T = unknown>(
+  socket: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<T> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const text = await callRaw(socket, method, path, payload, 'application/json');
+  try {
+    return (text ? JSON.parse(text) : null) as T;
+  } catch {
+    throw new PeerhubError('PH_ERR_INTERNAL', `agent sent a non-JSON answer to ${path}`);
+  }
+}
+
+/** A control-API call with a raw body and answer (contact files are XML). */
+export function callRaw(
+  socket: string,
+  method: string,
+  path: string,
+  payload?: string | Buffer,
+  contentType = 'application/json',
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
     const req = request(
       {
         socketPath: socket,
         method,
         path,
-        headers: payload
-          ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
-          : {},
+        headers:
+          payload !== undefined
+            ? { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) }
+            : {},
         timeout: 10_000,
       },
       (res) => {
@@ -48,19 +70,18 @@ export function call<T = unknown>(socket: string, method: string, path: string, 
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown;
-          try {
-            parsed = text ? JSON.parse(text) : null;
-          } catch {
-            return reject(new PeerhubError('PH_ERR_INTERNAL', `agent sent a non-JSON answer to ${path}`));
-          }
           if ((res.statusCode ?? 500) >= 400) {
-            const e = parsed as ApiError;
+            let e: Partial<ApiError> = {};
+            try {
+              e = JSON.parse(text) as ApiError;
+            } catch {
+              // not JSON: the text is the message
+            }
             return reject(
-              new ApiCallError(e?.code ?? 'PH_ERR_INTERNAL', e?.message ?? text, res.statusCode ?? 500),
+              new ApiCallError(e.code ?? 'PH_ERR_INTERNAL', e.message ?? text, res.statusCode ?? 500),
             );
           }
-          resolve(parsed as T);
+          resolve(text);
         });
       },
     );

@@ -1,5 +1,5 @@
 import type { BusEvent } from '../core/bus.js';
-import type { StatusView } from '../control/types.js';
+import type { PeerRow, StatusView } from '../control/types.js';
 import type { NearbyPeer } from '../presence/types.js';
 
 /** A plain left-aligned table (no colours: the output goes to SSH sessions and logs). */
@@ -38,14 +38,22 @@ export function formatStatus(s: StatusView): string {
   return rows.map(([k, v]) => `${(k + ':').padEnd(w + 1)} ${v}`).join('\n');
 }
 
-export function formatPeers(peers: NearbyPeer[], now = Date.now()): string {
+/** What People Near Me can tell about a row: SPOOF first, it must never pass for that person. */
+function trust(p: PeerRow): string {
+  if (p.spoof) return 'SPOOF';
+  if (!p.wellFormed) return 'not peerhub';
+  return [p.verified ? 'verified' : 'unverified', ...(p.contact ? ['contact'] : [])].join(',');
+}
+
+export function formatPeers(peers: PeerRow[], now = Date.now()): string {
   if (peers.length === 0) return 'No peers near me.';
   return table(
-    ['NICKNAME', 'STATUS', 'ID', 'ENDPOINTS', 'SEEN'],
+    ['NICKNAME', 'STATUS', 'ID', 'TRUST', 'ENDPOINTS', 'SEEN'],
     peers.map((p) => [
-      p.wellFormed ? p.nickname : `${p.nickname} (not peerhub)`,
+      p.nickname,
       p.status,
       p.id ? p.id.split('-')[0]! : '-',
+      trust(p),
       p.endpoints.join(',') || '-',
       ago(p.lastSeen, now),
     ]),

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
 import { isPeerhubError } from '../core/errors.js';
-import type { StatusView } from '../control/types.js';
-import { PRESENCE_STATES, SCOPES, type NearbyPeer } from '../presence/types.js';
+import type { PeerRow, StatusView } from '../control/types.js';
+import { PRESENCE_STATES, SCOPES } from '../presence/types.js';
 import { call, resolveSocket, stream, ApiCallError } from './client.js';
+import { contactsCommand } from './contacts.js';
 import { formatEvent, formatPeers, formatStatus } from './format.js';
 import type { BusEvent } from '../core/bus.js';
 
@@ -69,7 +70,7 @@ program
   .description('People Near Me: hubs seen on the subnet')
   .option('--json', 'machine-readable output')
   .action(async (o: { json?: boolean }) => {
-    const peers = await call<NearbyPeer[]>(sock(), 'GET', '/v1/peers');
+    const peers = await call<PeerRow[]>(sock(), 'GET', '/v1/peers');
     out(!!o.json, peers, () => formatPeers(peers));
   });
 
@@ -109,6 +110,8 @@ program
     const r = await call<{ scope: string }>(sock(), 'POST', '/v1/signout', {});
     out(!!o.json, r, () => 'signed out');
   });
+
+program.addCommand(contactsCommand(sock, out));
 
 program
   .command('watch')

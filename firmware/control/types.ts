@@ -1,4 +1,5 @@
 import type { BusEvent } from '../core/bus.js';
+import type { ContactsControl } from './contacts-types.js';
 import type { Logger } from '../core/logger.js';
 import type { LocalPresenceState } from '../me/types.js';
 import type { NearbyPeer, PresenceStatus, Scope } from '../presence/types.js';
@@ -20,6 +21,13 @@ export interface StatusView {
   counters: Record<string, number>;
 }
 
+/** A row of People Near Me as the user sees it: the mDNS view plus what the TLS handshake proved. */
+export type PeerRow = NearbyPeer & {
+  verified: boolean; // the peer API handshake proved this id
+  spoof: boolean; // someone announced this id with another key
+  contact: boolean; // one of my contacts
+};
+
 /** The agent as the control API sees it: a view and the actions a user can take. */
 export interface ControlDeps {
   logger: Logger;
@@ -29,7 +37,8 @@ export interface ControlDeps {
     readonly lastId: number;
   };
   status(): StatusView;
-  peers(): NearbyPeer[];
+  peers(): PeerRow[];
+  contacts?: ContactsControl;
   setPresence(status: PresenceStatus, text?: string): Promise<LocalPresenceState>;
   signIn(scope: Exclude<Scope, 'None'>): Promise<LocalPresenceState>;
   signOut(): Promise<LocalPresenceState>;

@@ -11,6 +11,8 @@ export const ErrorBody = Type.Object({
 export const CardBody = Type.Object({
   peerId: Type.String(),
   nickname: Type.String(),
+  displayName: Type.String(),
+  email: Type.String(),
   classifier: Type.String(),
   peerName: Type.String(),
   rootCertPem: Type.String(),

@@ -1,4 +1,5 @@
 /** Peer API contract (DESIGN "Peer API"): HTTP/2 over mutual TLS 1.3 between hubs. Interfaces only. */
+import type { ContactCard as BaseCard } from '../contacts/types.js';
 import type { BusEvent } from '../core/bus.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -21,13 +22,10 @@ export interface TlsCredentialsSource {
   onRotate?(fn: () => void): () => void;
 }
 
-export interface ContactCard {
-  peerId: string;
-  nickname: string;
+/** The contact card a hub serves (`GET /v1/card`): the contact manager's card plus the peer name. */
+export interface ContactCard extends BaseCard {
   classifier: string;
   peerName: string;
-  rootCertPem: string;
-  endpoints: string[];
 }
 
 export interface PeerPresence {

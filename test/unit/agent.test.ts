@@ -24,7 +24,7 @@ async function hub(
 ): Promise<Agent & { sock: string }> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'ph-agent-'));
   const config = loadConfig({ env: { HOME: dir }, flags: { data_dir: dir, nickname } });
-  const agent = await startAgent(config, silentLogger(), { transport: lan.transport(ip) });
+  const agent = await startAgent(config, silentLogger(), { transport: lan.transport(ip), peerListenPort: 0 });
   t.teardown(() => agent.stop());
   return Object.assign(agent, { sock: config.control_socket });
 }
@@ -87,9 +87,12 @@ t.test('a second agent on the same socket is refused', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ph-agent-'));
   await hub(t, 'Hall', '10.1.0.4', dir);
   const config = loadConfig({ env: { HOME: dir }, flags: { data_dir: dir, nickname: 'Hall' } });
-  await t.rejects(startAgent(config, silentLogger(), { transport: lan.transport('10.1.0.5') }), {
-    message: /another agent is already answering/,
-  });
+  await t.rejects(
+    startAgent(config, silentLogger(), { transport: lan.transport('10.1.0.5'), peerListenPort: 0 }),
+    {
+      message: /another agent is already answering/,
+    },
+  );
 });
 
 // The compiled binary, for what a user sees at the terminal (no network is opened in these cases).

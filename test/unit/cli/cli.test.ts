@@ -34,8 +34,8 @@ if (!existsSync(bin)) {
     t.match(s.stdout, /Presence:\s+Online/);
     const p = await run(['peers'], { PEERHUB_SOCKET: socket });
     t.equal(p.code, 0, p.stderr);
-    t.match(p.stdout, /^NICKNAME\s+STATUS\s+ID\s+ENDPOINTS\s+SEEN/);
-    t.match(p.stdout, /Attic\s+Busy\s+CCCCCCC\s+10\.77\.0\.3:7443\s+2s ago/);
+    t.match(p.stdout, /^NICKNAME\s+STATUS\s+ID\s+TRUST\s+ENDPOINTS\s+SEEN/);
+    t.match(p.stdout, /Attic\s+Busy\s+CCCCCCC\s+verified\s+10\.77\.0\.3:7443\s+2s ago/);
   });
 
   t.test('presence set, sign out, sign in, id', async (t) => {

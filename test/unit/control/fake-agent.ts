@@ -3,7 +3,7 @@ import { silentLogger } from '../../../firmware/core/logger.js';
 import type { ControlDeps, StatusView } from '../../../firmware/control/types.js';
 import { step } from '../../../firmware/me/machine.js';
 import type { LocalPresenceState } from '../../../firmware/me/types.js';
-import type { NearbyPeer } from '../../../firmware/presence/types.js';
+import type { PeerRow } from '../../../firmware/control/types.js';
 
 /** A stand-in agent behind the control API: real local-presence machine and event bus, no sockets. */
 export function fakeAgent(): ControlDeps & {
@@ -33,7 +33,7 @@ export function fakeAgent(): ControlDeps & {
         counters: {},
       };
     },
-    peers(): NearbyPeer[] {
+    peers(): PeerRow[] {
       return [
         {
           instance: 'Attic',
@@ -45,6 +45,9 @@ export function fakeAgent(): ControlDeps & {
           port: 7443,
           endpoints: ['10.77.0.3:7443'],
           wellFormed: true,
+          verified: true,
+          spoof: false,
+          contact: false,
           txt: { v: '1' },
           firstSeen: Date.now() - 60_000,
           lastSeen: Date.now() - 2000,

@@ -61,6 +61,8 @@ export function fakeDeps(peer: TestPeer, clock: Clock = systemClock): FakeDeps {
     card: () => ({
       peerId: peer.peerId,
       nickname: 'Kitchen',
+      displayName: '',
+      email: '',
       classifier: 'kitchen-hub',
       peerName: `${peer.peerId}.kitchen-hub`,
       rootCertPem: peer.rootCertPem,

@@ -1,0 +1,45 @@
+import { existsSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { connect } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { dirname } from 'node:path';
+import { PeerhubError } from './core/errors.js';
+
+/** The package version, from dist/ (compiled) or the source tree. */
+export function packageVersion(): string {
+  try {
+    const url = new URL('../../package.json', import.meta.url); // dist/firmware/agent-support.js
+    const alt = new URL('../package.json', import.meta.url); // firmware/agent-support.ts under a TS runtime
+    const file = existsSync(url) ? url : alt;
+    return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Refuse to take over a socket another live agent answers on; remove a stale one. */
+export async function claimSocket(path: string): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
+  if (!existsSync(path)) return;
+  const live = await new Promise<boolean>((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+  if (live) {
+    throw new PeerhubError('PH_ERR_INTERNAL', `another agent is already answering on ${path}`);
+  }
+  unlinkSync(path);
+}
+
+/** `ip:port` of this host's IPv4 addresses (on `iface` when given): the endpoints our card lists. */
+export function localEndpoints(port: number, iface?: string): string[] {
+  const out: string[] = [];
+  for (const [name, addrs] of Object.entries(networkInterfaces())) {
+    if (iface && name !== iface) continue;
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) out.push(`${a.address}:${port}`);
+  }
+  return out.slice(0, 8);
+}
