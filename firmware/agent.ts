@@ -7,7 +7,12 @@ import { EventBus } from './core/bus.js';
 import { systemClock } from './core/clock.js';
 import { PeerhubError, isPeerhubError } from './core/errors.js';
 import { createLogger, type Logger } from './core/logger.js';
-import { createContactManager, type ContactEvents } from './contacts/index.js';
+import {
+  createContactManager,
+  createContactPresence,
+  type ContactEvents,
+  type ContactPresenceEvents,
+} from './contacts/index.js';
 import { createContactsControl } from './contacts/views.js';
 import type { PeerRow, StatusView } from './control/types.js';
 import { loadOrCreateIdentity, peerName } from './identity/index.js';
@@ -19,12 +24,16 @@ import { createMdnsPresence } from './presence/index.js';
 import type { MdnsTransport } from './presence/transport.js';
 import type { NearbyPeer, PresenceEvents, PresenceService } from './presence/types.js';
 import { PeerClient } from './wire/client.js';
-import type { WireEvents } from './wire/types.js';
+import { createCardFetcher, createNearbyVerifier, parseEndpoint, type NearbyEvents } from './nearby/index.js';
 
 export type AgentEvents = PresenceEvents &
   LocalPresenceEvents &
   ContactEvents &
-  WireEvents & { 'agent:ready': { id: string } };
+  ContactPresenceEvents &
+  NearbyEvents & {
+    'peer:unreachable': { peerId: string; host: string; port: number; reason: string };
+    'agent:ready': { id: string };
+  };
 
 const STOP_DEADLINE_MS = 1800;
 
@@ -74,30 +83,28 @@ export async function startAgent(
       },
     },
   );
+  const clientLog = logger.child({ component: 'peer-client' });
   const client = new PeerClient({
     clock,
-    logger: logger.child({ component: 'peer-client' }),
+    logger: clientLog,
     credentials: () => tls.current(),
-    events: bus,
+    events: {
+      // Spoofs of People Near Me are the verifier's events; a contact's endpoint answering with
+      // another key is logged here (the request itself fails with PH_ERR_PEER_SPOOF).
+      emit: (type, data) =>
+        type === 'peer:unreachable'
+          ? bus.emit('peer:unreachable', data as AgentEvents['peer:unreachable'])
+          : clientLog.warn({ ...data }, 'contact endpoint presented another key'),
+    },
   });
   const targetOf = (p: NearbyPeer): { peerId: string; host: string; port: number } => {
-    const ep = p.endpoints[0];
+    const ep = p.endpoints.map((e) => parseEndpoint(e, config.port)).find((e) => e !== null);
     if (!p.id || !ep)
       throw new PeerhubError('PH_ERR_NOT_FOUND', `${p.nickname} has no reachable endpoint yet`);
-    const i = ep.lastIndexOf(':');
-    return { peerId: p.id, host: ep.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(ep.slice(i + 1)) };
+    return { peerId: p.id, ...ep };
   };
-  const contactsControl = createContactsControl({
-    manager: contacts,
-    live: () => null,
-    nearby: () => presence.peers(),
-    fetchCard: (p) => client.request(targetOf(p), 'GET', '/v1/card'),
-  });
+
   const isContact = (peerId: string): boolean => contacts.list().some((c) => c.peerId === peerId);
-  const peerRows = (): PeerRow[] =>
-    presence
-      .peers()
-      .map((p) => ({ ...p, verified: false, spoof: false, contact: !!p.id && isContact(p.id) }));
 
   const presence: PresenceService = createMdnsPresence(
     { clock, logger: logger.child({ component: 'presence' }), bus, transport: overrides.transport },
@@ -117,6 +124,58 @@ export async function startAgent(
       port: config.port,
     },
   );
+
+  // People Near Me, verified: one handshake to exactly the announced endpoint proves (or refutes) the id.
+  const nearby = createNearbyVerifier(
+    {
+      logger: logger.child({ component: 'nearby' }),
+      clock,
+      bus,
+      peers: () => presence.peers(),
+      onPeerEvent: (fn) => {
+        const offs = [
+          bus.on('peer:found', (p) => fn('peer:found', p)),
+          bus.on('peer:changed', (p) => fn('peer:changed', p)),
+          bus.on('peer:lost', ({ peer }) => fn('peer:lost', peer)),
+        ];
+        return () => offs.forEach((off) => off());
+      },
+      fetchCard: createCardFetcher({ clock, logger: clientLog, credentials: () => tls.current() }),
+      isContact,
+    },
+    { selfPeerId: identity.peerId },
+  );
+  // Presence of contacts, pushed over a subscription on their peer API.
+  const contactPresence = createContactPresence(
+    {
+      logger: logger.child({ component: 'contact-presence' }),
+      clock,
+      bus,
+      contacts,
+      onContactsChanged: (fn) => {
+        const offs = [
+          bus.on('contact:added', fn),
+          bus.on('contact:updated', fn),
+          bus.on('contact:deleted', fn),
+        ];
+        return () => offs.forEach((off) => off());
+      },
+      nearby: () => nearby.view(),
+      client,
+      onUnreachable: (fn) => bus.on('peer:unreachable', (d) => fn(d.peerId, d.reason)),
+    },
+    { port: config.port },
+  );
+  bus.on('peer:verified', ({ peer }) => {
+    if (peer.id) contactPresence.poke(peer.id);
+  });
+  const contactsControl = createContactsControl({
+    manager: contacts,
+    live: (peerId) => contactPresence.view(peerId),
+    nearby: () => presence.peers(),
+    fetchCard: (p) => client.request(targetOf(p), 'GET', '/v1/card'),
+  });
+  const peerRows = (): PeerRow[] => nearby.view();
 
   const version = packageVersion();
   const status = (): StatusView => {
@@ -153,6 +212,8 @@ export async function startAgent(
     stops.push(['contacts', () => contacts.close()]);
     await presence.start();
     stops.push(['presence', () => presence.stop()]);
+    await nearby.start();
+    stops.push(['nearby', () => nearby.stop()]);
     me.start(); // probing starts now; the control API loads while the probes are on the wire
     stops.push(['me', () => me.stop()]);
     const { startPeerServer } = await import('./wire/server.js');
@@ -170,13 +231,20 @@ export async function startAgent(
         applications: () => [],
         objects: () => [],
         events: bus,
-        authorizeSubscriber: (peerId) =>
-          contacts.list().some((c) => c.peerId === peerId && c.subscription === 'allowed'),
+        authorizeSubscriber: (peerId) => {
+          const ok = contacts.list().some((c) => c.peerId === peerId && c.subscription === 'allowed');
+          // Owners add each other one after the other: the second one's subscription tells us the
+          // first refusal is over, so follow it back now rather than at the next slow retry.
+          if (ok) queueMicrotask(() => contactPresence.welcome(peerId));
+          return ok;
+        },
       },
       { port: overrides.peerListenPort ?? config.port },
     );
     stops.push(['peer-api', () => peerServer.stop()]);
     stops.push(['peer-client', async () => client.close()]);
+    await contactPresence.start();
+    stops.push(['contact-presence', () => contactPresence.stop()]);
     // A contact blocked or removed loses its open streams at once, not at its next request.
     bus.on('contact:updated', ({ contact }) => {
       if (contact.subscription === 'blocked') peerServer.dropPeer(contact.peerId);

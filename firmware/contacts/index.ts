@@ -30,3 +30,15 @@ import { DefaultContactManager, type ContactManagerDeps, type ContactManagerInit
 export function createContactManager(deps: ContactManagerDeps, init: ContactManagerInit): ContactManager {
   return new DefaultContactManager(deps, init);
 }
+export { createContactPresence, parsePresence } from './subscriptions.js';
+export { backoff, LINK_DEFAULTS, stepLink } from './subscriptions-machine.js';
+export type { LinkEffect, LinkEvent, LinkState } from './subscriptions-machine.js';
+export type {
+  ContactPresence,
+  ContactPresenceDeps,
+  ContactPresenceEvents,
+  ContactPresenceInit,
+  ContactPresenceView,
+  LinkPhase,
+  LivePresence,
+} from './subscriptions-types.js';

@@ -1,0 +1,51 @@
+/** People Near Me, verified (DESIGN "Identity and trust"): who nearby proved the id it announces. */
+import type { Clock } from '../core/clock.js';
+import type { Startable } from '../core/lifecycle.js';
+import type { Logger } from '../core/logger.js';
+import type { Emitter, NearbyPeer } from '../presence/types.js';
+
+/** A row of People Near Me as shown to the owner. */
+export interface PeopleNearMeRow extends NearbyPeer {
+  verified: boolean; // a TLS handshake to one of its endpoints proved `id`, and none proved another id
+  spoof: boolean; // an endpoint announced `id` but proved another key: never shown as that person
+  contact: boolean; // verified, and `id` is one of our contacts
+  spoofedBy?: string; // the peer id the spoofing endpoint actually proved
+}
+
+export interface NearbyEvents {
+  'peer:verified': { peer: PeopleNearMeRow };
+  'peer:spoof': { claimed: string; presented: string; endpoint: string; instance: string };
+}
+
+export type PeerEventType = 'peer:found' | 'peer:changed' | 'peer:lost';
+
+export interface CardTarget {
+  peerId: string;
+  host: string;
+  port: number;
+}
+
+export interface NearbyVerifierDeps {
+  logger: Logger;
+  clock: Clock;
+  bus: Emitter<NearbyEvents>;
+  peers(): NearbyPeer[];
+  onPeerEvent(fn: (type: PeerEventType, peer: NearbyPeer) => void): () => void;
+  /** `GET /v1/card` over a connection to exactly this endpoint; rejects PH_ERR_PEER_SPOOF on a wrong root. */
+  fetchCard(target: CardTarget): Promise<unknown>;
+  isContact(peerId: string): boolean;
+}
+
+export interface NearbyVerifierInit {
+  selfPeerId: string;
+  concurrency?: number; // handshakes at once (4)
+  retryMs?: number; // first retry of an unreachable endpoint (30 s), doubled up to 16×
+  maxAttempts?: number; // failed handshakes before giving up until the peer is found again (8)
+  checkTimeoutMs?: number; // a handshake + card fetch slower than this counts as unreachable (20 s)
+  maxTargets?: number; // (peer id, endpoint) pairs tracked at most (1024)
+}
+
+export interface NearbyVerifier extends Startable {
+  view(): PeopleNearMeRow[];
+  counters(): Record<string, number>;
+}
