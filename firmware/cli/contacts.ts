@@ -70,7 +70,9 @@ export function contactsCommand(sock: () => string, out: Out): Command {
   json(contacts.command('import').argument('<file>', 'contact file (XML), - for stdin'))
     .description('add a contact from a contact file')
     .action(async (file: string, o) => {
-      const xml = readFileSync(file === '-' ? 0 : file);
+      // Size and encoding are checked here too, so a huge file gets the contact file's own message.
+      const { decodeContactFile } = await import('../contacts/xml-card.js');
+      const xml = decodeContactFile(readFileSync(file === '-' ? 0 : file));
       const raw = await callRaw(sock(), 'POST', '/v1/contacts/import', xml, 'application/xml');
       shown(o)(JSON.parse(raw) as ContactView);
     });

@@ -7,6 +7,7 @@ import {
   CACHE_MAX_ENTRIES,
   FLUSH_GRACE,
   GOODBYE_EXPIRY,
+  MULTICAST_MIN_INTERVAL,
   POOF_QUERIES,
   POOF_TIMEOUT,
   REQUERY_FRACTIONS,
@@ -115,6 +116,8 @@ export function cacheStep(
       const known = new Set(ev.message.answers.map(recordKey));
       for (const e of entries.values()) {
         if (known.has(e.key) || e.removal) continue;
+        // The owner may not multicast a record again within 1 s (RFC 6762 §6): no answer is expected.
+        if (now - e.receivedAt < MULTICAST_MIN_INTERVAL) continue;
         if (!ev.message.questions.some((q) => answersQuestion(e.rr, q))) continue;
         const poof =
           e.poof && now - e.poof.firstAt <= POOF_TIMEOUT

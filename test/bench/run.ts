@@ -2,6 +2,7 @@
  * Presence benchmark: peerhub agents against avahi-daemon, measured in the same run on the same lab.
  *
  *   npm run bench [-- --samples 30 --cycles 10 --idle 60 --only peerhub,avahi,idle --out docs/bench/latest.json]
+ *   npm run bench -- --only trust [--parts tls,contacts,store --trust-out docs/bench/trust.json]   (test/bench/trust.ts)
  *
  * Lab: node 0 = subject, node 1 = observer (peerhub); node 2 = subject, node 3 = observer (avahi).
  * Every latency is taken from an event stream with arrival timestamps — the observer hub's
@@ -38,6 +39,7 @@ import {
   type WatchEvent,
 } from '../lab/harness.js';
 import { percentile } from '../lab/proc.js';
+import { runTrustBench, trustOptionsFromArgs } from './trust.js';
 
 const STATES = ['Busy', 'Away', 'OnThePhone', 'Online'] as const;
 
@@ -341,12 +343,24 @@ async function main(): Promise<number> {
       idle: { type: 'string', default: '60' },
       only: { type: 'string', default: 'peerhub,avahi,idle' },
       out: { type: 'string', default: join(repoRoot(), 'docs/bench/latest.json') },
+      // test/bench/trust.ts (--only trust); read there
+      parts: { type: 'string' },
+      handshakes: { type: 'string' },
+      requests: { type: 'string' },
+      contacts: { type: 'string' },
+      writes: { type: 'string' },
+      'trust-out': { type: 'string' },
     },
   });
   const samples = Math.max(1, Math.min(500, Number(values.samples)));
   const cycles = Math.max(1, Math.min(100, Number(values.cycles)));
   const idleS = Math.max(1, Math.min(600, Number(values.idle)));
   const only = new Set(String(values.only).split(','));
+  if (only.delete('trust')) {
+    // The trust benchmark has its own lab and report (docs/bench/trust.json).
+    const code = await runTrustBench(trustOptionsFromArgs(process.argv.slice(2)));
+    if (only.size === 0 || code !== 0) return code;
+  }
   if (!(await labAvailable())) {
     console.error(`bench: ${LAB_SKIP}`);
     return 2;

@@ -20,18 +20,51 @@ import { Hub, type HubOptions } from './hub.js';
 import { agentBuilt, agentCliPath, repoRoot } from './paths.js';
 import { must, run, runSync, Stream, waitFor, type StreamOptions, type WaitOptions } from './proc.js';
 
-export { waitFor, Stream, type RunResult, type Stamped, type Exit } from './proc.js';
+export { waitFor, Stream, percentile, rssKB, type RunResult, type Stamped, type Exit } from './proc.js';
 export { AvahiNode, type AvahiBrowseLine } from './avahi.js';
 export {
   Hub,
   findPeer,
   hostLabel,
   type HubOptions,
+  type ContactRow,
   type HubStatus,
+  type IdentityFiles,
   type PeerRow,
   type WatchEvent,
 } from './hub.js';
 export { agentBuilt, agentCliPath, repoRoot } from './paths.js';
+
+/** What `test/lab/peer_client.mjs request` prints. */
+export interface PeerRequestResult {
+  ok: boolean; // a response arrived
+  status: number | null;
+  body: unknown;
+  ms: number | null;
+  alpn: string | null;
+  protocol: string | null;
+  serverId: string | null; // peer id of the root the server's chain ends at
+  error?: string;
+  streamError?: string;
+}
+
+/** What `test/lab/peer_client.mjs storm` prints. */
+export interface StormResult {
+  n: number;
+  secure: number; // handshakes completed
+  refused: number;
+  closedByServer: number; // closed by the server after the handshake (no or unwanted client certificate)
+  pending: number; // still open at the deadline
+  errors: Record<string, number>;
+  ms: number;
+}
+
+/** Client credentials for peer_client.mjs: a TLS leaf, its key and the root that signed it. */
+export interface PeerCredentials {
+  cert: string;
+  key: string;
+  chain?: string;
+}
 
 export const LAB_SKIP = 'lab tests need root and network namespaces';
 
@@ -362,6 +395,76 @@ export class Lab {
     if (r.code !== 0)
       throw new Error(`zeroconf_resolve failed (${r.code}${r.timedOut ? ', timed out' : ''}): ${r.stderr}`);
     return r.json<ZeroconfService[]>();
+  }
+
+  // ---- peer API clients ----
+
+  /**
+   * Run test/lab/peer_client.mjs in node i's namespace (`mode`: request | storm | bench) against
+   * `host`:7443 with `creds` (none: no client certificate) and `ca` (a root PEM file to verify the
+   * server against; none: not verified). Returns its JSON.
+   */
+  async peerClient<T>(
+    i: number,
+    mode: 'request' | 'storm' | 'bench',
+    host: string,
+    opts: { creds?: PeerCredentials; ca?: string; args?: string[]; timeoutMs?: number } = {},
+  ): Promise<T> {
+    const c = opts.creds;
+    const args = [
+      join(repoRoot(), 'test/lab/peer_client.mjs'),
+      mode,
+      '--host',
+      host,
+      ...(c ? ['--cert', c.cert, '--key', c.key, ...(c.chain ? ['--chain', c.chain] : [])] : []),
+      ...(opts.ca ? ['--ca', opts.ca] : []),
+      ...(opts.args ?? []),
+    ];
+    const r = await this.exec(i, process.execPath, args, { timeoutMs: opts.timeoutMs ?? 30_000 });
+    if (r.code !== 0)
+      throw new Error(
+        `peer_client ${mode} failed (${r.code}${r.timedOut ? ', timed out' : ''}): ${r.stderr}`,
+      );
+    return r.json<T>();
+  }
+
+  /** peer_client.mjs request with a hub's TLS credentials (leaf + root chain). */
+  peerRequest(
+    i: number,
+    host: string,
+    opts: { creds?: PeerCredentials; ca?: string; method?: string; path?: string; bodyBytes?: number } = {},
+  ): Promise<PeerRequestResult> {
+    const args = ['--method', opts.method ?? 'GET', '--path', opts.path ?? '/v1/card'];
+    if (opts.bodyBytes !== undefined) args.push('--body-bytes', String(opts.bodyBytes));
+    return this.peerClient<PeerRequestResult>(i, 'request', host, { creds: opts.creds, ca: opts.ca, args });
+  }
+
+  /**
+   * Announce a DNS-SD service from node i with python3-zeroconf (test/lab/zeroconf_publish.py); resolves
+   * once it printed `registered`. Stopped at teardown (or `send('quit')` for a goodbye).
+   */
+  async zeroconfPublish(
+    i: number,
+    svc: { name: string; port: number; host: string; txt: string[]; type?: string },
+  ): Promise<Stream> {
+    const script = join(repoRoot(), 'test/lab/zeroconf_publish.py');
+    const s = this.spawn(i, '/usr/bin/python3', [
+      script,
+      '--interface',
+      this.address(i),
+      '--name',
+      svc.name,
+      '--port',
+      String(svc.port),
+      '--host',
+      svc.host,
+      ...(svc.type ? ['--type', svc.type] : []),
+      ...svc.txt,
+    ]);
+    await s.waitForLine(/^> (registered|conflict)/, 20_000).then((l) => {
+      if (!l.includes('registered')) throw new Error(`zeroconf_publish ${svc.name}: ${l}`);
+    });
+    return s;
   }
 
   // ---- teardown ----

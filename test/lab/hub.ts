@@ -32,7 +32,36 @@ export interface PeerRow {
   host: string | null;
   port: number | null;
   lastSeen: number;
+  /** The TLS handshake proved the id (issue 3). */
+  verified?: boolean;
+  /** Someone announced this id with another key (issue 3). */
+  spoof?: boolean;
+  /** One of my contacts (issue 3). */
+  contact?: boolean;
   [k: string]: unknown;
+}
+
+/** `contacts list|show --json` (issue 3). */
+export interface ContactRow {
+  id: string;
+  nickname: string;
+  displayName: string;
+  email: string;
+  endpoints: string[];
+  subscription: 'allowed' | 'blocked';
+  verified: boolean; // the owner confirmed the verification code
+  online: boolean;
+  presence: { status: string; text: string; seq: number } | null;
+  [k: string]: unknown;
+}
+
+/** A hub's identity files (`<data-dir>/identity/`): root and TLS leaf (signed by the root). */
+export interface IdentityFiles {
+  dir: string;
+  rootCert: string;
+  rootKey: string;
+  tlsCert: string;
+  tlsKey: string;
 }
 
 export interface WatchEvent {
@@ -162,7 +191,8 @@ export class Hub {
     return run(process.execPath, [agentCliPath(), '--socket', this.socket, ...args], { timeoutMs });
   }
 
-  private async cliJson<T>(args: readonly string[]): Promise<T> {
+  /** Run a CLI command that prints JSON; throws (with stderr) unless it exits 0. */
+  async cliJson<T>(args: readonly string[]): Promise<T> {
     const r = await this.cli(args);
     if (r.code !== 0)
       throw new Error(`peerhub ${args.join(' ')} on hub ${this.index}: code ${r.code}: ${r.stderr.trim()}`);
@@ -181,6 +211,47 @@ export class Hub {
     const r = await this.cli(['presence', 'set', state, ...(text === undefined ? [] : [text])]);
     if (r.code !== 0) throw new Error(`presence set ${state} on hub ${this.index}: ${r.stderr.trim()}`);
     return r;
+  }
+
+  /** Paths of the identity files (they exist once the agent has started). */
+  identity(): IdentityFiles {
+    const dir = join(this.dataDir, 'identity');
+    return {
+      dir,
+      rootCert: join(dir, 'root.cert.pem'),
+      rootKey: join(dir, 'root.key.pem'),
+      tlsCert: join(dir, 'tls.cert.pem'),
+      tlsKey: join(dir, 'tls.key.pem'),
+    };
+  }
+
+  /** `peerhub contacts …args` (any exit code). */
+  contactsCli(args: readonly string[], timeoutMs = 20_000): Promise<RunResult> {
+    return this.cli(['contacts', ...args], timeoutMs);
+  }
+
+  /** `peerhub contacts list --json` (or `contacts --json` if the CLI has no `list`). */
+  async contacts(): Promise<ContactRow[]> {
+    const r = await this.cli(['contacts', 'list', '--json']);
+    if (r.code === 0) return r.json<ContactRow[]>();
+    if (/unknown command|too many arguments/i.test(r.stderr)) return this.cliJson(['contacts', '--json']);
+    throw new Error(`peerhub contacts list --json on hub ${this.index}: code ${r.code}: ${r.stderr.trim()}`);
+  }
+
+  /** `peerhub contacts show <ref> --json`. */
+  contact(ref: string): Promise<ContactRow> {
+    return this.cliJson<ContactRow>(['contacts', 'show', ref, '--json']);
+  }
+
+  /** Poll `contacts show <ref> --json` until it matches; returns it. */
+  waitContact(ref: string, pred: (c: ContactRow) => boolean, opts: WaitOptions = {}): Promise<ContactRow> {
+    return waitFor(
+      async () => {
+        const c = await this.contact(ref);
+        return pred(c) ? c : null;
+      },
+      { message: `hub ${this.index}: contact ${ref} matching ${pred.toString().slice(0, 120)}`, ...opts },
+    );
   }
 
   /** `peerhub watch --json` (run in the hub's namespace so a sweeper finds it): timestamped events. */

@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 export interface RunResult {
@@ -351,4 +351,14 @@ export function percentile(xs: readonly number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   const rank = Math.min(s.length, Math.max(1, Math.ceil((p / 100) * s.length)));
   return s[rank - 1] as number;
+}
+
+/** Resident set size of a process in kB (VmRSS from /proc), NaN if it is gone. */
+export function rssKB(pid: number, key: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
+  try {
+    const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
 }

@@ -95,5 +95,14 @@ t.test(
     // an answer in between cancels the observation
     const refreshed = feed(s, [srv], 5000).state;
     t.equal(tick(refreshed, 12_000).effects.filter((e) => e.type === 'removed').length, 0);
+    // queries within 1 s of the record's last multicast expect no answer (the owner may not repeat it)
+    let r = feed(emptyCache(), [srv], 0).state;
+    r = cacheStep(r, { type: 'query', message: qry }, 200).state;
+    r = cacheStep(r, { type: 'query', message: qry }, 900).state;
+    t.equal(
+      tick(r, 30_000).effects.filter((e) => e.type === 'removed').length,
+      0,
+      'rate-limited owner not failed',
+    );
   },
 );

@@ -1,5 +1,4 @@
 import t from 'tap';
-import { Type } from '@sinclair/typebox';
 import { ManualClock } from '../../../firmware/core/clock.js';
 import { buildPeerApi, type PeerApiInit } from '../../../firmware/wire/app.js';
 import { TokenBuckets } from '../../../firmware/wire/limits.js';
@@ -58,7 +57,7 @@ t.test('no verified caller → 401; unknown route → 404 JSON', async (t) => {
 t.test('bodies: 64 KB limit (413), malformed JSON (400), schema (400)', async (t) => {
   const { app } = build({
     routes: (a) =>
-      a.post('/v1/echo', { schema: { body: Type.Object({ s: Type.String() }) } }, async (req) => req.body),
+      a.post('/v1/echo', { schema: { body: { type: 'object', properties: { s: { type: 'string' } } } } }, async (req) => req.body),
   });
   const post = (payload: string) =>
     app.inject({
