@@ -43,3 +43,21 @@ export function localEndpoints(port: number, iface?: string): string[] {
   }
   return out.slice(0, 8);
 }
+
+/** Counters of a service under a name prefix, for `status --json`. */
+export function prefixed(prefix: string, counters: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counters).map(([k, v]) => [prefix + k, v]));
+}
+
+/** The process's memory in MB (one decimal), for `status --json` and diagnostics. */
+export function memoryMB(): Record<'rss' | 'heapTotal' | 'heapUsed' | 'external' | 'arrayBuffers', number> {
+  const m = process.memoryUsage();
+  const mb = (n: number): number => Math.round(n / 104857.6) / 10;
+  return {
+    rss: mb(m.rss),
+    heapTotal: mb(m.heapTotal),
+    heapUsed: mb(m.heapUsed),
+    external: mb(m.external),
+    arrayBuffers: mb(m.arrayBuffers),
+  };
+}

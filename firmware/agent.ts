@@ -1,10 +1,10 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { claimSocket, localEndpoints, packageVersion } from './agent-support.js';
+import { claimSocket, localEndpoints, memoryMB, packageVersion, prefixed } from './agent-support.js';
 import { loadConfig, type LoadInput } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { EventBus } from './core/bus.js';
-import { systemClock } from './core/clock.js';
+import { systemClock, type Clock } from './core/clock.js';
 import { PeerhubError, isPeerhubError } from './core/errors.js';
 import { createLogger, type Logger } from './core/logger.js';
 import {
@@ -49,6 +49,8 @@ export interface AgentOverrides {
   transport?: MdnsTransport;
   /** Listen port of the peer API (0: any free port), when it must differ from the announced one. */
   peerListenPort?: number;
+  /** The agent's clock (tests: a Pi without RTC that believes it is 1970). */
+  clock?: Clock;
 }
 
 /** Composition root: config → services → start in order; stop in reverse. The only file that knows everyone. */
@@ -58,7 +60,7 @@ export async function startAgent(
   overrides: AgentOverrides = {},
 ): Promise<Agent> {
   const started = Date.now();
-  const clock = systemClock;
+  const clock = overrides.clock ?? systemClock;
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
   const bus = new EventBus<AgentEvents>(clock.now);
 
@@ -71,6 +73,8 @@ export async function startAgent(
     { clock, logger: logger.child({ component: 'tls' }), identity },
     { dataDir: config.data_dir },
   );
+  // Until the clock is sane (a Pi without RTC boots at 1970), chains are checked with a tolerance.
+  const clockSynchronised = (): boolean => tls.clockSynchronised();
   const contacts = createContactManager(
     { logger: logger.child({ component: 'contacts' }), bus, clock },
     {
@@ -88,6 +92,7 @@ export async function startAgent(
     clock,
     logger: clientLog,
     credentials: () => tls.current(),
+    clockSynchronised,
     events: {
       // Spoofs of People Near Me are the verifier's events; a contact's endpoint answering with
       // another key is logged here (the request itself fails with PH_ERR_PEER_SPOOF).
@@ -140,7 +145,12 @@ export async function startAgent(
         ];
         return () => offs.forEach((off) => off());
       },
-      fetchCard: createCardFetcher({ clock, logger: clientLog, credentials: () => tls.current() }),
+      fetchCard: createCardFetcher({
+        clock,
+        logger: clientLog,
+        credentials: () => tls.current(),
+        clockSynchronised,
+      }),
       isContact,
     },
     { selfPeerId: identity.peerId },
@@ -199,7 +209,8 @@ export async function startAgent(
       version,
       pid: process.pid,
       uptimeMs: Date.now() - started,
-      counters: presence.counters(),
+      counters: { ...presence.counters(), ...prefixed('nearby.', nearby.counters()) },
+      memory: memoryMB(),
     };
   };
 
@@ -222,6 +233,7 @@ export async function startAgent(
         logger: logger.child({ component: 'peer-api' }),
         clock,
         credentials: tls,
+        clockSynchronised,
         card: () => ({
           ...contacts.me(),
           classifier: config.classifier,

@@ -19,6 +19,7 @@ export interface StatusView {
   pid: number;
   uptimeMs: number;
   counters: Record<string, number>;
+  memory?: Record<string, number>; // MB: rss, heapTotal, heapUsed, external, arrayBuffers
 }
 
 /** A row of People Near Me as the user sees it: the mDNS view plus what the TLS handshake proved. */

@@ -146,7 +146,8 @@ export class TlsCertificates {
     this.schedule(this.delayFor(this.creds));
   }
 
-  private synchronised(): boolean {
+  /** Whether the clock can be trusted for validity checks (chain validation tolerates it otherwise). */
+  clockSynchronised(): boolean {
     if (this.init.clockSynchronised) return this.init.clockSynchronised();
     const now = this.deps.clock.now();
     return now >= CLOCK_SANE_FLOOR && now >= this.deps.identity.notBefore.getTime();
@@ -159,7 +160,7 @@ export class TlsCertificates {
 
   /** Unsynchronised: only a provisional leaf will do. Synchronised: a normal one with time to spare. */
   private needsRenewal(c: TlsCredentials): boolean {
-    if (!this.synchronised()) return !this.provisional(c);
+    if (!this.clockSynchronised()) return !this.provisional(c);
     return this.provisional(c) || c.notAfter.getTime() - this.deps.clock.now() < this.renewBeforeMs;
   }
 
@@ -216,7 +217,7 @@ export class TlsCertificates {
   private async issueAndStore(): Promise<TlsCredentials> {
     const { identity, clock } = this.deps;
     const now = clock.now();
-    const synced = this.synchronised();
+    const synced = this.clockSynchronised();
     const keys = await generateRootKeyPair();
     const certPem = issueCertificate({
       issuerCertPem: identity.rootCertPem,
@@ -260,7 +261,7 @@ export class TlsCertificates {
       const opts = {
         now: clock.now(),
         anchors: [{ peerId: identity.peerId }],
-        clockSynchronised: this.synchronised(),
+        clockSynchronised: this.clockSynchronised(),
       };
       verifyChain([certPem, identity.rootCertPem], { ...opts, purpose: 'tls-server' });
       verifyChain([certPem, identity.rootCertPem], { ...opts, purpose: 'tls-client' });
