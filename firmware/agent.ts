@@ -184,6 +184,7 @@ export async function startAgent(
     live: (peerId) => contactPresence.view(peerId),
     nearby: () => presence.peers(),
     fetchCard: (p) => client.request(targetOf(p), 'GET', '/v1/card'),
+    follow: (peerId) => contactPresence.welcome(peerId),
   });
   const peerRows = (): PeerRow[] => nearby.view();
 

@@ -132,6 +132,11 @@ export function contactsCommand(sock: () => string, out: Out): Command {
     .action(async (r: string, o) =>
       shown(o)(await call<ContactView>(sock(), 'DELETE', `/v1/contacts/${ref(r)}`)),
     );
+  json(contacts.command('subscribe').argument('<contact>', 'contact'))
+    .description("follow this contact's presence now (automatic for allowed contacts; retries at once)")
+    .action(async (r: string, o) =>
+      shown(o)(await call<ContactView>(sock(), 'POST', `/v1/contacts/${ref(r)}/subscribe`, {})),
+    );
   for (const [name, subscription, what] of [
     ['allow', 'allowed', 'let this contact subscribe to my presence'],
     ['block', 'blocked', 'this contact gets nothing from me (presence, invitations)'],

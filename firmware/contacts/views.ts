@@ -18,6 +18,8 @@ export interface ContactsControlDeps {
   nearby(): NearbyPeer[];
   /** GET /v1/card over the peer API from a nearby peer (the TLS handshake proves its id). */
   fetchCard(peer: NearbyPeer): Promise<unknown>;
+  /** Try to follow a contact's presence now. */
+  follow(peerId: string): void;
 }
 
 /** Find a nearby peer by full id, id prefix (≥ 7), instance or nickname (case-insensitive). */
@@ -91,5 +93,10 @@ export function createContactsControl(deps: ContactsControlDeps): ContactsContro
     update: async (ref, patch) => view(await manager.update(ref, patch)),
     remove: async (ref) => view(await manager.remove(ref)),
     setSubscription: async (ref, s) => view(await manager.setSubscription(ref, s)),
+    subscribe(ref) {
+      const c = manager.get(ref);
+      deps.follow(c.peerId);
+      return view(c);
+    },
   };
 }

@@ -83,6 +83,9 @@ export function contactsRoutes(app: FastifyInstance, contacts: ContactsControl):
   app.delete<RefReq>('/v1/contacts/:ref', { schema: { params: Ref } }, async (req) =>
     contacts.remove(req.params.ref),
   );
+  app.post<RefReq>('/v1/contacts/:ref/subscribe', { schema: { params: Ref } }, async (req) =>
+    contacts.subscribe(req.params.ref),
+  );
   app.put<RefReq & { Body: { subscription: 'allowed' | 'blocked' } }>(
     '/v1/contacts/:ref/subscription',
     { schema: { params: Ref, body: SubscriptionBody } },

@@ -31,4 +31,6 @@ export interface ContactsControl {
   update(ref: string, patch: ContactPatch): Promise<ContactView>;
   remove(ref: string): Promise<ContactView>;
   setSubscription(ref: string, subscription: Subscription): Promise<ContactView>;
+  /** Follow this contact's presence now (normally automatic; retries at once after a refusal). */
+  subscribe(ref: string): ContactView;
 }

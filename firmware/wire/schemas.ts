@@ -14,7 +14,16 @@ export const ErrorBody = {
 
 export const CardBody = {
   type: 'object',
-  required: ['peerId', 'nickname', 'displayName', 'email', 'classifier', 'peerName', 'rootCertPem', 'endpoints'],
+  required: [
+    'peerId',
+    'nickname',
+    'displayName',
+    'email',
+    'classifier',
+    'peerName',
+    'rootCertPem',
+    'endpoints',
+  ],
   properties: {
     peerId: str,
     nickname: str,
@@ -38,7 +47,12 @@ export const PresenceBody = {
 } as const;
 
 /** Items are owned by the collaboration issue; the list shape is fixed here. */
-const Item = { type: 'object', required: ['id'], properties: { id: str }, additionalProperties: true } as const;
+const Item = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: str },
+  additionalProperties: true,
+} as const;
 export const ApplicationsBody = { type: 'array', items: Item } as const;
 export const ObjectsBody = { type: 'array', items: Item } as const;
 

@@ -29,12 +29,14 @@ const carolNearby: NearbyPeer = {
   firstSeen: 0,
   lastSeen: 0,
 };
+const followed: string[] = [];
 const control = createContactsControl({
   manager: h.manager,
   live: (id) =>
     id === bob.peerId ? { online: true, presence: { status: 'Busy', text: 'call', seq: 4 } } : null,
   nearby: () => [carolNearby],
   fetchCard: async () => cardOf(carol, 'Carol'),
+  follow: (id) => followed.push(id),
 });
 const app = buildControlApi({ ...fakeAgent(), contacts: control });
 t.teardown(() => app.close());
@@ -74,6 +76,9 @@ t.test('verify: the same code as the other side computes, then confirm', async (
   t.equal(bobSide.manager.verificationCodeFor('Me'), code.code, 'both hubs show one code');
   const ok = await app.inject({ method: 'POST', url: '/v1/contacts/Bob/verify' });
   t.equal(ok.json().verified, true);
+  const sub = await app.inject({ method: 'POST', url: '/v1/contacts/Bob/subscribe' });
+  t.equal(sub.json().id, bob.peerId);
+  t.same(followed, [bob.peerId], 'subscribe asks to follow the contact now');
 });
 
 t.test('update, block, export, remove', async (t) => {
