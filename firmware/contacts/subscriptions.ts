@@ -282,7 +282,28 @@ class ContactPresenceService implements ContactPresence {
       this.log.warn({ peer: short(peerId) }, 'malformed presence event from contact');
     }
     this.apply(peerId, { type: 'event', token, eventId, presence });
+    // ApplicationChanged / ObjectChanged: a contact's published applications and objects.
+    const item = parseItemChange(e?.data);
+    const link = this.links.get(peerId);
+    if (item && this.running && link?.state.phase === 'online' && link.state.token === token) {
+      if (e?.type === 'application:changed') {
+        this.deps.bus.emit('contact:application', { peerId, change: item.change, applicationId: item.id });
+      } else if (e?.type === 'object:changed') {
+        this.deps.bus.emit('contact:object', { peerId, change: item.change, objectId: item.id });
+      }
+    }
   }
+}
+
+/** `{ change: added|updated|removed, id }` of an application:changed / object:changed event, or null. */
+export function parseItemChange(
+  data: unknown,
+): { change: 'added' | 'updated' | 'removed'; id: string } | null {
+  const d = data as { change?: unknown; id?: unknown } | null;
+  if (!d || typeof d !== 'object') return null;
+  if (d.change !== 'added' && d.change !== 'updated' && d.change !== 'removed') return null;
+  if (typeof d.id !== 'string' || d.id.length === 0 || d.id.length > 64) return null;
+  return { change: d.change, id: d.id };
 }
 
 export function createContactPresence(

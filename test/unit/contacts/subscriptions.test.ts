@@ -211,3 +211,27 @@ t.test('parsePresence', async (t) => {
   t.equal(parsePresence({ status: 'Busy' }), null);
   t.equal(parsePresence(null), null);
 });
+
+t.test('ApplicationChanged / ObjectChanged of a contact arrive as contact events', async (t) => {
+  const h = harness();
+  h.contacts.set(ALICE, contact(ALICE, ['10.0.0.2:7443']));
+  h.behave.set('10.0.0.2:7443', 'ok');
+  h.presence.set(ALICE, { status: 'Online', text: '', seq: 1 });
+  const s = service(t, h);
+  await s.start();
+  await flush();
+  const [stream] = h.open(ALICE);
+  stream!.onEvent({ id: 5, type: 'application:changed', data: { change: 'added', id: 'chess' } });
+  stream!.onEvent({ id: 6, type: 'object:changed', data: { change: 'removed', id: 'avatar' } });
+  stream!.onEvent({ id: 7, type: 'object:changed', data: { change: 'exploded', id: 'x' } });
+  stream!.onEvent({ id: 8, type: 'application:changed', data: 'garbage' });
+  t.same(h.events.slice(-2), [
+    { type: 'contact:application', data: { peerId: ALICE, change: 'added', applicationId: 'chess' } },
+    { type: 'contact:object', data: { peerId: ALICE, change: 'removed', objectId: 'avatar' } },
+  ]);
+  t.same(
+    h.types().filter((x) => x === 'contact:application' || x === 'contact:object'),
+    ['contact:application', 'contact:object'],
+    'malformed changes ignored',
+  );
+});
