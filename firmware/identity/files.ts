@@ -54,7 +54,8 @@ async function writeNewFile(path: string, data: string, mode: number): Promise<v
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+/** fsync a directory, so a rename inside it survives power loss. */
+export async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
   try {
     await fh.sync();

@@ -22,7 +22,7 @@ import { isPeerhubError, PeerhubError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { generateRootKeyPair } from './cert.js';
 import { CLOCK_SANE_FLOOR, verifyChain } from './chain.js';
-import { identityPaths } from './files.js';
+import { fsyncDir, identityPaths } from './files.js';
 import { issueCertificate } from './issue.js';
 import type { Identity } from './types.js';
 
@@ -298,14 +298,5 @@ export class TlsCertificates {
       [TLS_KEY_FILE, TLS_CERT_FILE].some((n) => f.startsWith(`.${n}${TEMP_MARK}`)),
     );
     await Promise.all(ours.map((f) => rm(join(this.dir, f), { force: true })));
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }
