@@ -57,7 +57,11 @@ t.test('no verified caller → 401; unknown route → 404 JSON', async (t) => {
 t.test('bodies: 64 KB limit (413), malformed JSON (400), schema (400)', async (t) => {
   const { app } = build({
     routes: (a) =>
-      a.post('/v1/echo', { schema: { body: { type: 'object', properties: { s: { type: 'string' } } } } }, async (req) => req.body),
+      a.post(
+        '/v1/echo',
+        { schema: { body: { type: 'object', properties: { s: { type: 'string' } } } } },
+        async (req) => req.body,
+      ),
   });
   const post = (payload: string) =>
     app.inject({
