@@ -29,7 +29,7 @@ export interface CacheEntry {
   requeryAt: number[]; // absolute times, jitter included
   requeried: number; // how many of requeryAt have been used
   removal: RemovalReason | null; // set when scheduled early
-  poof: { count: number; firstAt: number } | null;
+  poof: { count: number; firstAt: number; queriers: string[] } | null; // queriers: distinct sources
 }
 
 export interface CacheState {
@@ -38,7 +38,7 @@ export interface CacheState {
 
 export type CacheEvent =
   | { type: 'records'; records: ResourceRecord[]; random: () => number }
-  | { type: 'query'; message: Message }
+  | { type: 'query'; message: Message; from?: string }
   | { type: 'tick'; interested: (rr: ResourceRecord) => boolean };
 
 export type CacheEffect =
@@ -119,10 +119,18 @@ export function cacheStep(
         // The owner may not multicast a record again within 1 s (RFC 6762 §6): no answer is expected.
         if (now - e.receivedAt < MULTICAST_MIN_INTERVAL) continue;
         if (!ev.message.questions.some((q) => answersQuestion(e.rr, q))) continue;
-        const poof =
-          e.poof && now - e.poof.firstAt <= POOF_TIMEOUT
-            ? { count: e.poof.count + 1, firstAt: e.poof.firstAt }
-            : { count: 1, firstAt: now };
+        // Only queries from distinct hosts count (as Avahi does): a host that owns the record never
+        // lists it as a known answer in its own queries, and never answers itself.
+        const from = ev.from ?? '';
+        const fresh = !e.poof || now - e.poof.firstAt > POOF_TIMEOUT;
+        if (!fresh && e.poof?.queriers.includes(from)) continue;
+        const poof = fresh
+          ? { count: 1, firstAt: now, queriers: [from] }
+          : {
+              count: (e.poof?.count ?? 0) + 1,
+              firstAt: e.poof?.firstAt ?? now,
+              queriers: [...(e.poof?.queriers ?? []), from],
+            };
         entries.set(e.key, { ...e, poof });
       }
       break;

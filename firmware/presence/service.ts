@@ -181,7 +181,7 @@ export class MdnsPresence implements PresenceService {
 
   private onQuery(msg: Message, from: Endpoint): void {
     this.publisher.onQuery(msg, from);
-    if (from.port === MDNS_PORT) this.stepCache({ type: 'query', message: msg });
+    if (from.port === MDNS_PORT) this.stepCache({ type: 'query', message: msg, from: from.address });
   }
 
   private onResponse(msg: Message, from: Endpoint): void {

@@ -83,10 +83,16 @@ t.test(
     let s = feed(emptyCache(), [srv], 0).state;
     const qry = decodeMessage(query([q('x._peerhub._tcp.local', TYPE.SRV)]));
     const listed = decodeMessage(query([q('x._peerhub._tcp.local', TYPE.SRV)], [srv]));
-    s = cacheStep(s, { type: 'query', message: listed }, 1000).state; // querier knows it: no answer expected
-    s = cacheStep(s, { type: 'query', message: qry }, 2000).state;
+    s = cacheStep(s, { type: 'query', message: listed, from: '10.0.0.7' }, 1000).state; // querier knows it: no answer expected
+    s = cacheStep(s, { type: 'query', message: qry, from: '10.0.0.7' }, 2000).state;
     t.equal(tick(s, 30_000).effects.filter((e) => e.type === 'removed').length, 0, 'one query is not enough');
-    s = cacheStep(s, { type: 'query', message: qry }, 3000).state;
+    const again = cacheStep(s, { type: 'query', message: qry, from: '10.0.0.7' }, 2500).state;
+    t.equal(
+      tick(again, 30_000).effects.filter((e) => e.type === 'removed' && e.reason === 'failure').length,
+      0,
+      'the same host asking twice is not two observations (it may own the record)',
+    );
+    s = cacheStep(s, { type: 'query', message: qry, from: '10.0.0.8' }, 3000).state;
     t.equal(tick(s, 11_999).effects.filter((e) => e.type === 'removed').length, 0);
     t.same(
       tick(s, 12_000).effects.map((e) => e.type === 'removed' && e.reason),
@@ -97,8 +103,8 @@ t.test(
     t.equal(tick(refreshed, 12_000).effects.filter((e) => e.type === 'removed').length, 0);
     // queries within 1 s of the record's last multicast expect no answer (the owner may not repeat it)
     let r = feed(emptyCache(), [srv], 0).state;
-    r = cacheStep(r, { type: 'query', message: qry }, 200).state;
-    r = cacheStep(r, { type: 'query', message: qry }, 900).state;
+    r = cacheStep(r, { type: 'query', message: qry, from: '10.0.0.7' }, 200).state;
+    r = cacheStep(r, { type: 'query', message: qry, from: '10.0.0.8' }, 900).state;
     t.equal(
       tick(r, 30_000).effects.filter((e) => e.type === 'removed').length,
       0,
