@@ -9,9 +9,12 @@ import { systemClock, type Clock } from './core/clock.js';
 import { isPeerhubError } from './core/errors.js';
 import { createLogger, type Logger } from './core/logger.js';
 import type { StatusView } from './control/types.js';
-import { loadOrCreateIdentity, peerName } from './identity/index.js';
+// Not identity/index.js: the load path must not pull in node-forge (start-up time).
+import { loadOrCreateIdentity } from './identity/files.js';
+import { peerName } from './identity/peerid.js';
 import type { Identity } from './identity/types.js';
 import { LocalPresence } from './me/local-presence.js';
+import { onSubnet } from './me/machine.js';
 import type { LocalPresenceEvents } from './me/types.js';
 import { createMdnsPresence } from './presence/index.js';
 import type { MdnsTransport } from './presence/transport.js';
@@ -20,6 +23,20 @@ import type { PresenceService } from './presence/types.js';
 export type AgentEvents = TrustEvents & LocalPresenceEvents & { 'agent:ready': { id: string } };
 
 const STOP_DEADLINE_MS = 1800;
+const ANNOUNCE_WAIT_MS = 3000;
+
+function firstAnnouncement(bus: EventBus<AgentEvents>, maxMs: number): Promise<void> {
+  if (maxMs <= 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      off();
+      resolve();
+    };
+    const timer = setTimeout(done, maxMs);
+    const off = bus.on('presence:announced', done);
+  });
+}
 
 export interface Agent {
   readonly identity: Identity;
@@ -105,8 +122,11 @@ export async function startAgent(
   try {
     await presence.start();
     stops.push(['presence', () => presence.stop()]);
-    me.start(); // probing starts now: the rest loads while the probes are on the wire
+    me.start(); // probing starts now
     stops.push(['me', () => me.stop()]);
+    // Loading the rest (TLS, HTTP) takes the CPU for a few hundred ms: let RFC 6762's probes and the
+    // first announcement go out on time first, so a hub is seen about a second after it starts.
+    await firstAnnouncement(bus, onSubnet(me.state.scope) ? ANNOUNCE_WAIT_MS : 0);
     const { startTrust } = await import('./agent-trust.js');
     trust = await startTrust({
       config,

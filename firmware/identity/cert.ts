@@ -11,9 +11,17 @@ import {
 } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
+import { createRequire } from 'node:module';
+import type forgeNs from 'node-forge';
 import { peerIdFromSpki } from './peerid.js';
 import type { KeyPairPem, RootCertificateInit } from './types.js';
+
+/** node-forge, loaded on first use: loading an existing identity needs only Node's crypto (start-up time). */
+let forgeLib: typeof forgeNs | undefined;
+function forge(): typeof forgeNs {
+  forgeLib ??= createRequire(import.meta.url)('node-forge') as typeof forgeNs;
+  return forgeLib;
+}
 
 export const ROOT_KEY_BITS = 2048;
 /** Room for session hosts and introductions below the root (DESIGN caps chains at 24). */
@@ -82,9 +90,10 @@ export function createRootCertificate(init: RootCertificateInit): string {
   const pathLen = init.pathLen ?? ROOT_PATH_LEN;
   if (!Number.isInteger(pathLen) || pathLen < 1) throw new Error(`pathLen must be an integer ≥ 1`);
 
-  const cert = forge.pki.createCertificate();
+  const { pki, md } = forge();
+  const cert = pki.createCertificate();
   cert.version = 2; // v3
-  cert.publicKey = forge.pki.publicKeyFromPem(init.publicKeyPem);
+  cert.publicKey = pki.publicKeyFromPem(init.publicKeyPem);
   cert.serialNumber = serialHex();
   const { notBefore, notAfter } = rootValidity(init.now);
   cert.validity.notBefore = notBefore;
@@ -101,8 +110,8 @@ export function createRootCertificate(init: RootCertificateInit): string {
     { name: 'subjectKeyIdentifier' },
   ]);
   // forge signs with SHA-1 unless told, and Node then refuses the chain (ERR_SSL_CA_MD_TOO_WEAK).
-  cert.sign(forge.pki.privateKeyFromPem(init.privateKeyPem), forge.md.sha256.create());
-  return forge.pki.certificateToPem(cert);
+  cert.sign(pki.privateKeyFromPem(init.privateKeyPem), md.sha256.create());
+  return pki.certificateToPem(cert);
 }
 
 export interface RootInfo {
@@ -134,10 +143,8 @@ export function checkRootPair(certPem: string, keyPem: string): RootInfo {
     throw new RootCheckError('key', `key type ${key.asymmetricKeyType}, expected rsa`);
   }
   let x509: X509Certificate;
-  let fcert: forge.pki.Certificate;
   try {
     x509 = new X509Certificate(certPem);
-    fcert = forge.pki.certificateFromPem(certPem);
   } catch (e) {
     throw new RootCheckError('cert', `not a readable PEM certificate (${(e as Error).message})`);
   }
@@ -146,8 +153,10 @@ export function checkRootPair(certPem: string, keyPem: string): RootInfo {
   if (!x509.checkPrivateKey(key)) throw problem('the private key does not match the certificate');
   if (!x509.verify(x509.publicKey)) throw problem('the certificate is not self-signed by its key');
   if (!x509.ca) throw problem('the certificate is not a CA (basicConstraints CA:false)');
-  const cn = fcert.subject.getField('CN') as { value?: string } | null;
-  if (cn?.value !== peerId)
-    throw problem(`the certificate names ${cn?.value ?? 'no CN'}, not its key's peer id`);
-  return { peerId, notBefore: fcert.validity.notBefore, notAfter: fcert.validity.notAfter };
+  const cn = x509.subject
+    .split('\n')
+    .find((l) => l.startsWith('CN='))
+    ?.slice(3);
+  if (cn !== peerId) throw problem(`the certificate names ${cn ?? 'no CN'}, not its key's peer id`);
+  return { peerId, notBefore: new Date(x509.validFrom), notAfter: new Date(x509.validTo) };
 }

@@ -103,3 +103,11 @@ t.test('unreadable or malformed files are clear errors', async (t) => {
     /presence .*must be object/,
   );
 });
+
+t.test('the config schema is itself a valid JSON Schema (the agent skips this check at start)', async (t) => {
+  const { Ajv } = await import('ajv');
+  const { ConfigSchema } = await import('../../../firmware/config/schema.js');
+  const ajv = new Ajv({ strict: true });
+  t.equal(ajv.validateSchema(ConfigSchema), true, JSON.stringify(ajv.errors));
+  t.doesNotThrow(() => ajv.compile(ConfigSchema));
+});
