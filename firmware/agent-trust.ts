@@ -16,6 +16,9 @@ import {
   type ContactEvents,
   type ContactPresenceEvents,
 } from './contacts/index.js';
+import { createApplications } from './collab/apps.js';
+import type { ApplicationEvents, Applications, ObjectEvents, Objects } from './collab/apps-types.js';
+import { createObjects } from './collab/objects.js';
 import { createContactsControl } from './contacts/views.js';
 import type { ContactsControl } from './control/contacts-types.js';
 import type { PeerRow } from './control/types.js';
@@ -29,6 +32,8 @@ import { PeerClient } from './wire/client.js';
 import { startPeerServer } from './wire/server.js';
 
 export type TrustEvents = PresenceEvents &
+  ApplicationEvents &
+  ObjectEvents &
   ContactEvents &
   ContactPresenceEvents &
   NearbyEvents & {
@@ -48,6 +53,7 @@ export interface TrustDeps {
 
 export interface Trust {
   contacts: ContactsControl;
+  collab: { apps: Applications; objects: Objects };
   peers(): PeerRow[];
   counters(): Record<string, number>;
   /** Services started, in order: the agent stops them in reverse. */
@@ -97,6 +103,15 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
     return { peerId: p.id, ...ep };
   };
   const isContact = (peerId: string): boolean => contacts.list().some((c) => c.peerId === peerId);
+  // What this hub publishes with its presence (the seed's applications and objects).
+  const apps = createApplications(
+    { logger: logger.child({ component: 'apps' }), clock, bus },
+    { file: join(config.data_dir, 'applications.json') },
+  );
+  const objects = createObjects(
+    { logger: logger.child({ component: 'objects' }), clock, bus },
+    { file: join(config.data_dir, 'objects.json') },
+  );
 
   // People Near Me, verified: one handshake to exactly the announced endpoint proves (or refutes) the id.
   const nearby = createNearbyVerifier(
@@ -154,6 +169,10 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
     stops.push(['tls', () => tls.stop()]);
     await contacts.open();
     stops.push(['contacts', () => contacts.close()]);
+    await apps.open();
+    stops.push(['apps', () => apps.close()]);
+    await objects.open();
+    stops.push(['objects', () => objects.close()]);
     const peerServer = await startPeerServer(
       {
         logger: logger.child({ component: 'peer-api' }),
@@ -169,8 +188,9 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
           const s = deps.localPresence();
           return { status: s.status, text: s.text, seq: s.seq };
         },
-        applications: () => [],
-        objects: () => [],
+        // Callers are authenticated hubs, contacts or not: what NearMe or Internet scope publishes.
+        applications: () => apps.listFor(['contact', 'nearby']),
+        objects: () => objects.listFor(['contact', 'nearby']),
         events: bus,
         authorizeSubscriber: (peerId) => {
           const ok = contacts.list().some((c) => c.peerId === peerId && c.subscription === 'allowed');
@@ -206,6 +226,7 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
       fetchCard: (p) => client.request(targetOf(p), 'GET', '/v1/card'),
       follow: (peerId) => contactPresence.welcome(peerId),
     }),
+    collab: { apps, objects },
     peers: () => nearby.view(),
     counters: () => prefixed('nearby.', nearby.counters()),
     stops,

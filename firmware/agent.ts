@@ -146,6 +146,7 @@ export async function startAgent(
       status,
       peers: trust.peers,
       contacts: trust.contacts,
+      collab: trust.collab,
       setPresence: (st, text) => me.set(st, text),
       signIn: (scope) => me.signIn(scope),
       signOut: () => me.signOut(),

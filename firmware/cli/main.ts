@@ -4,6 +4,7 @@ import { isPeerhubError } from '../core/errors.js';
 import type { PeerRow, StatusView } from '../control/types.js';
 import { PRESENCE_STATES, SCOPES } from '../presence/types.js';
 import { call, resolveSocket, stream, ApiCallError } from './client.js';
+import { collabCommands } from './collab.js';
 import { contactsCommand } from './contacts.js';
 import { formatEvent, formatPeers, formatStatus } from './format.js';
 import type { BusEvent } from '../core/bus.js';
@@ -112,6 +113,7 @@ program
   });
 
 program.addCommand(contactsCommand(sock, out));
+for (const c of collabCommands(sock, out)) program.addCommand(c);
 
 program
   .command('watch')

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { PeerhubError } from '../core/errors.js';
 import { PRESENCE_STATES, SCOPES } from '../presence/types.js';
+import { collabRoutes } from './collab-routes.js';
 import { contactsRoutes } from './contacts-routes.js';
 import type { ControlDeps } from './types.js';
 
@@ -68,6 +69,7 @@ export function buildControlApi(deps: ControlDeps): FastifyInstance {
   });
   app.post('/v1/signout', async () => deps.signOut());
   if (deps.contacts) contactsRoutes(app, deps.contacts);
+  if (deps.collab) collabRoutes(app, deps.collab);
 
   // Event stream: newline-delimited JSON; `since` replays the buffered history, `follow=false` ends after it.
   app.get('/v1/events', { schema: { querystring: EventsQuery } }, (req, reply) => {

@@ -1,4 +1,5 @@
 import type { BusEvent } from '../core/bus.js';
+import type { Applications, Objects } from '../collab/apps-types.js';
 import type { ContactsControl } from './contacts-types.js';
 import type { Logger } from '../core/logger.js';
 import type { LocalPresenceState } from '../me/types.js';
@@ -40,6 +41,7 @@ export interface ControlDeps {
   status(): StatusView;
   peers(): PeerRow[];
   contacts?: ContactsControl;
+  collab?: { apps: Applications; objects: Objects };
   setPresence(status: PresenceStatus, text?: string): Promise<LocalPresenceState>;
   signIn(scope: Exclude<Scope, 'None'>): Promise<LocalPresenceState>;
   signOut(): Promise<LocalPresenceState>;

@@ -69,6 +69,25 @@ t.test('a hub whose clock reads 1970 starts, is verified, and talks to its conta
     return c.online && c.presence?.status === 'Away' ? c : undefined;
   });
   t.equal(seen.presence?.text, 'clock is wrong', 'descriptive text came over the peer API');
+  // ApplicationChanged / ObjectChanged reach the contact too (seed: contact events).
+  const app = { id: '6f1c2a9e-3b7d-4c5e-8f90-1a2b3c4d5e6f', command: '/bin/true', description: 'chess' };
+  t.equal((await call<{ id: string }>(old.sock, 'POST', '/v1/apps', app)).id, app.id);
+  const obj = '0d9e8f7a-6b5c-4d3e-9f2a-1b0c9d8e7f6a';
+  await call(old.sock, 'PUT', `/v1/objects/${obj}`, { data: Buffer.from('hello').toString('base64') });
+  await until('Kitchen told of the application and the object', async () => {
+    const evs = good.bus.since(0);
+    const a = evs.find((e) => e.type === 'contact:application');
+    const o = evs.find((e) => e.type === 'contact:object');
+    return a && o ? [a, o] : undefined;
+  }).then(([a, o]) => {
+    t.match(a?.data, { peerId: old.identity.peerId, change: 'added', applicationId: app.id });
+    t.match(o?.data, { peerId: old.identity.peerId, change: 'added', objectId: obj });
+  });
+  const listed = await call<Array<{ id: string; command?: string }>>(old.sock, 'GET', '/v1/apps');
+  t.equal(listed[0]?.command, '/bin/true', 'the owner sees the command; peers only get views');
+  const bad = await call(old.sock, 'POST', '/v1/apps', { id: 'not-a-guid', command: 'x' }).catch((e) => e);
+  t.match(bad, { code: 'PH_ERR_BAD_REQUEST' });
+
   await call(good.sock, 'PUT', '/v1/presence', { status: 'Busy' });
   await until('Attic sees Kitchen Busy', async () => {
     const c = await call<ContactView>(old.sock, 'GET', '/v1/contacts/Kitchen');
