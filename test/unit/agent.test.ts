@@ -97,36 +97,29 @@ t.test('a second agent on the same socket is refused', async (t) => {
 
 // The compiled binary, for what a user sees at the terminal (no network is opened in these cases).
 const runBin = (args: string[]) => run(args, { HOME: tmpdir() });
+if (!existsSync(bin)) t.fail(`compiled CLI missing at ${bin}: run \`npm run build\` (npm test does)`);
 
-t.test(
-  'bad configuration: one line naming the key, exit 2',
-  { skip: !existsSync(bin) && 'not built' },
-  async (t) => {
-    const r = await runBin(['agent', '--port', '70000']);
-    t.equal(r.code, 2);
-    t.equal(r.stderr, 'peerhub: invalid configuration: port (--port): must be <= 65535\n');
-    const cfg = join(mkdtempSync(join(tmpdir(), 'ph-cfg-')), 'p.toml');
-    writeFileSync(cfg, '[presence]\nttl_host = "soon"\n');
-    const f = await runBin(['agent', '--config', cfg]);
-    t.equal(f.code, 2);
-    t.equal(f.stderr, `peerhub: invalid configuration: presence.ttl_host (in ${cfg}): must be integer\n`);
-  },
-);
+t.test('bad configuration: one line naming the key, exit 2', async (t) => {
+  const r = await runBin(['agent', '--port', '70000']);
+  t.equal(r.code, 2);
+  t.equal(r.stderr, 'peerhub: invalid configuration: port (--port): must be <= 65535\n');
+  const cfg = join(mkdtempSync(join(tmpdir(), 'ph-cfg-')), 'p.toml');
+  writeFileSync(cfg, '[presence]\nttl_host = "soon"\n');
+  const f = await runBin(['agent', '--config', cfg]);
+  t.equal(f.code, 2);
+  t.equal(f.stderr, `peerhub: invalid configuration: presence.ttl_host (in ${cfg}): must be integer\n`);
+});
 
-t.test(
-  'corrupt identity: refuses to start, says how to recover, touches nothing',
-  { skip: !existsSync(bin) && 'not built' },
-  async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'ph-agent-'));
-    const a = await hub(t, 'Loft', '10.1.0.6', dir);
-    await a.stop();
-    const key = join(dir, 'identity', 'root.key.pem');
-    const broken = readFileSync(key, 'utf8').slice(0, 200);
-    writeFileSync(key, broken);
-    const r = await runBin(['agent', '--data-dir', dir]);
-    t.equal(r.code, 1);
-    t.match(r.stderr, /root\.key\.pem/);
-    t.match(r.stderr, /new identity/i);
-    t.equal(readFileSync(key, 'utf8'), broken, 'the damaged file is left as it was');
-  },
-);
+t.test('corrupt identity: refuses to start, says how to recover, touches nothing', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ph-agent-'));
+  const a = await hub(t, 'Loft', '10.1.0.6', dir);
+  await a.stop();
+  const key = join(dir, 'identity', 'root.key.pem');
+  const broken = readFileSync(key, 'utf8').slice(0, 200);
+  writeFileSync(key, broken);
+  const r = await runBin(['agent', '--data-dir', dir]);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /root\.key\.pem/);
+  t.match(r.stderr, /new identity/i);
+  t.equal(readFileSync(key, 'utf8'), broken, 'the damaged file is left as it was');
+});
