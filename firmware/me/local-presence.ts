@@ -93,21 +93,24 @@ export class LocalPresence {
   private async apply(ev: LocalPresenceEvent): Promise<LocalPresenceState> {
     const before = this.current;
     const { state, effects } = step(before, ev);
-    for (const fx of effects) {
-      if (fx.type === 'persist') {
-        try {
-          await this.store.update((d) => Object.assign(d, state));
-        } catch (e) {
-          // Nothing changes when it cannot be kept: the owner sees the error, state stays as it was.
-          throw e instanceof PeerhubError ? e : new PeerhubError('PH_ERR_STORE_WRITE', (e as Error).message);
+    const has = (type: string): boolean => effects.some((fx) => fx.type === type);
+    this.current = state;
+    // A change is announced at once (peers see it in milliseconds); the durable write follows.
+    if (has('announce')) this.announce();
+    if (has('persist')) {
+      try {
+        await this.store.update((d) => Object.assign(d, state));
+      } catch (e) {
+        // Nothing changes when it cannot be kept: back to the previous state, told to the subnet too.
+        this.current = before;
+        if (has('announce')) {
+          if (onSubnet(before.scope)) this.announce();
+          else await this.deps.presence.withdraw();
         }
+        throw e instanceof PeerhubError ? e : new PeerhubError('PH_ERR_STORE_WRITE', (e as Error).message);
       }
     }
-    this.current = state;
-    for (const fx of effects) {
-      if (fx.type === 'announce') this.announce();
-      if (fx.type === 'withdraw') await this.deps.presence.withdraw();
-    }
+    if (has('withdraw')) await this.deps.presence.withdraw();
     if (state !== before) {
       this.deps.logger.info({ scope: state.scope, status: state.status, seq: state.seq }, 'presence changed');
       this.deps.bus.emit('presence:changed', state);
