@@ -6,7 +6,6 @@
  * survived with bounded memory. One lab: Alice (0), Bob (1), Charlie (2, also the impostor "Mallory").
  */
 import t from 'tap';
-import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import {
   createLab,
@@ -43,13 +42,7 @@ if (skip) {
   const bobCreds: PeerCredentials = { cert: B.tlsCert, key: B.tlsKey, chain: B.rootCert };
   const aliceAt = lab.address(0);
 
-  // Without the peer API every subtest would fail the same way, slowly: say it once, skip the rest.
-  const missing = [A.tlsCert, B.tlsCert].filter((f) => !existsSync(f));
-  if (missing.length)
-    t.fail(`the agent has no TLS leaf yet (no peer API in this build): ${missing.join(', ')}`);
-  const opts = { skip: missing.length ? 'no peer API in this build' : false };
-
-  await t.test('an impostor announcing Alice’s id with its own key is a spoof', opts, async (t) => {
+  await t.test('an impostor announcing Alice’s id with its own key is a spoof', async (t) => {
     await bob.waitPeer((p) => p.id === sa.id && p.wellFormed, { timeout: 20_000 });
     await bob.waitPeer((p) => p.id === sc.id && p.wellFormed, { timeout: 20_000 });
     const verified = await bob
@@ -107,7 +100,7 @@ if (skip) {
     t.equal((await bob.peers()).find((p) => p.id === sa.id)?.verified, true, 'Alice unaffected');
   });
 
-  await t.test('openssl s_client: mutual TLS 1.3 + h2 with a hub’s leaf', opts, async (t) => {
+  await t.test('openssl s_client: mutual TLS 1.3 + h2 with a hub’s leaf', async (t) => {
     const verify = await lab.exec(1, 'openssl', ['verify', '-CAfile', A.rootCert, A.tlsCert]);
     t.equal(verify.code, 0, `openssl verify accepts Alice's leaf against her root: ${verify.stdout.trim()}`);
     const base = ['s_client', '-connect', `${aliceAt}:7443`, '-tls1_3', '-alpn', 'h2'];
@@ -135,7 +128,7 @@ if (skip) {
     t.not(wrongCa.code, 0, 'and not against another root');
   });
 
-  await t.test('peer API: client certificate required, body limit, slow clients', opts, async (t) => {
+  await t.test('peer API: client certificate required, body limit, slow clients', async (t) => {
     const good = await lab.peerRequest(1, aliceAt, { creds: bobCreds, ca: A.rootCert });
     t.equal(good.status, 200, `GET /v1/card with Bob's credentials: ${good.error ?? ''}`);
     t.equal((good.body as { peerId?: string } | null)?.peerId, sa.id, 'Alice’s card');
@@ -170,7 +163,7 @@ if (skip) {
     t.equal(slow.closedByServer, 3, 'all three closed by the server (header time-out)');
   });
 
-  await t.test(`${STORM} concurrent TLS connection attempts: still up, bounded memory`, opts, async (t) => {
+  await t.test(`${STORM} concurrent TLS connection attempts: still up, bounded memory`, async (t) => {
     const pid = alice.pid as number;
     const before = rssKB(pid) / 1024;
     const storm = await lab.peerClient<StormResult>(1, 'storm', aliceAt, {

@@ -1,33 +1,14 @@
 import t, { type Test } from 'tap';
-import { createServer, connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { systemClock } from '../../../firmware/core/clock.js';
 import { silentLogger } from '../../../firmware/core/logger.js';
 import { createContactPresence } from '../../../firmware/contacts/index.js';
 import { PeerClient } from '../../../firmware/wire/index.js';
 import type { PeerPresence } from '../../../firmware/wire/index.js';
-import { fakeDeps, makePeer, startServer, until } from '../wire/helpers.js';
+import type { Socket } from 'node:net';
+import { fakeDeps, makePeer, relay, startServer, until } from '../wire/helpers.js';
 import { contact } from './subscriptions-helpers.js';
 
 const [peerA, peerB] = await Promise.all([makePeer(), makePeer()]);
-
-/** A TCP relay that can turn into a black hole (a host that lost power: no FIN, no RST, nothing). */
-async function relay(t: Test, port: number): Promise<{ port: number; blackhole(): void }> {
-  let dropping = false;
-  const sockets: Socket[] = [];
-  const server = createServer((down) => {
-    const up = netConnect(port, '127.0.0.1');
-    sockets.push(down, up);
-    for (const s of [down, up]) s.on('error', () => undefined);
-    down.on('data', (d) => void (dropping || up.write(d)));
-    up.on('data', (d) => void (dropping || down.write(d)));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
-  return { port: (server.address() as AddressInfo).port, blackhole: () => void (dropping = true) };
-}
 
 /** A following B (endpoint given by `via`), with B's snapshots counted and A's events recorded. */
 async function follow(t: Test, via?: (port: number) => Promise<number>) {

@@ -1,5 +1,6 @@
 /** Test peers (real keys and certificates), fake agent deps, a server and a client on 127.0.0.1. */
 import { X509Certificate } from 'node:crypto';
+import { createServer, connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { EventBus } from '../../../firmware/core/bus.js';
 import { systemClock, type Clock } from '../../../firmware/core/clock.js';
 import { silentLogger } from '../../../firmware/core/logger.js';
@@ -126,4 +127,26 @@ export async function until(cond: () => boolean, ms: number): Promise<boolean> {
     await sleep(20);
   }
   return cond();
+}
+
+/** A TCP relay that can turn into a black hole (a host that lost power: no FIN, no RST, nothing). */
+export async function relay(
+  t: { teardown(fn: () => void): void },
+  port: number,
+): Promise<{ port: number; blackhole(): void }> {
+  let dropping = false;
+  const sockets: Socket[] = [];
+  const server = createServer((down) => {
+    const up = netConnect(port, '127.0.0.1');
+    sockets.push(down, up);
+    for (const s of [down, up]) s.on('error', () => undefined);
+    down.on('data', (d) => void (dropping || up.write(d)));
+    up.on('data', (d) => void (dropping || down.write(d)));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  return { port: (server.address() as AddressInfo).port, blackhole: () => void (dropping = true) };
 }

@@ -1,31 +1,8 @@
 import t from 'tap';
-import { createServer, connect as netConnect, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { makePeer, startClient, startServer, until } from './helpers.js';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { makePeer, relay, startClient, startServer, until } from './helpers.js';
 
 const [a, b] = await Promise.all([makePeer(), makePeer()]);
-
-/** A TCP relay that can turn into a black hole (a host that lost power: no FIN, no RST, nothing). */
-async function relay(
-  t: { teardown(fn: () => void): void },
-  port: number,
-): Promise<{ port: number; blackhole(): void }> {
-  let dropping = false;
-  const sockets: Socket[] = [];
-  const server = createServer((down) => {
-    const up = netConnect(port, '127.0.0.1');
-    sockets.push(down, up);
-    for (const s of [down, up]) s.on('error', () => undefined);
-    down.on('data', (d) => void (dropping || up.write(d)));
-    up.on('data', (d) => void (dropping || down.write(d)));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
-  return { port: (server.address() as AddressInfo).port, blackhole: () => void (dropping = true) };
-}
 
 t.test(
   'server sockets destroyed without goodbye → peer:unreachable at once; reconnect on next use',
