@@ -17,12 +17,15 @@ import {
   type ContactPresenceEvents,
 } from './contacts/index.js';
 import { createApplications } from './collab/apps.js';
+import { createCollaboration, type CollabEvents } from './collab/collaboration.js';
+import { createLauncher } from './collab/launcher.js';
+import type { CollabControl } from './control/collab-types.js';
 import type { ApplicationEvents, Applications, ObjectEvents, Objects } from './collab/apps-types.js';
 import { createObjects } from './collab/objects.js';
 import { createContactsControl } from './contacts/views.js';
 import type { ContactsControl } from './control/contacts-types.js';
 import type { PeerRow } from './control/types.js';
-import { peerName } from './identity/index.js';
+import { parsePeerId, peerName } from './identity/index.js';
 import { TlsCertificates } from './identity/tls.js';
 import type { Identity } from './identity/types.js';
 import type { LocalPresenceState } from './me/types.js';
@@ -36,7 +39,8 @@ export type TrustEvents = PresenceEvents &
   ObjectEvents &
   ContactEvents &
   ContactPresenceEvents &
-  NearbyEvents & {
+  NearbyEvents &
+  CollabEvents & {
     'peer:unreachable': { peerId: string; host: string; port: number; reason: string };
   };
 
@@ -54,6 +58,7 @@ export interface TrustDeps {
 export interface Trust {
   contacts: ContactsControl;
   collab: { apps: Applications; objects: Objects };
+  collaboration: CollabControl;
   peers(): PeerRow[];
   counters(): Record<string, number>;
   /** Services started, in order: the agent stops them in reverse. */
@@ -103,6 +108,8 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
     return { peerId: p.id, ...ep };
   };
   const isContact = (peerId: string): boolean => contacts.list().some((c) => c.peerId === peerId);
+  const allowedContact = (peerId: string): boolean =>
+    contacts.list().some((c) => c.peerId === peerId && c.subscription !== 'blocked');
   // What this hub publishes with its presence (the seed's applications and objects).
   const apps = createApplications(
     { logger: logger.child({ component: 'apps' }), clock, bus },
@@ -164,6 +171,76 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
     if (peer.id) contactPresence.poke(peer.id);
   });
 
+  // Where a peer's API is: a verified People Near Me row first, then the contact's stored endpoints.
+  const resolve = (peerId: string): { peerId: string; host: string; port: number } => {
+    const id = parsePeerId(peerId);
+    const rows = nearby.view().filter((r) => r.id === id && !r.spoof);
+    const stored = contacts.list().find((c) => c.peerId === id)?.endpoints ?? [];
+    const endpoints = [...rows.filter((r) => r.verified), ...rows].flatMap((r) => r.endpoints).concat(stored);
+    const ep = endpoints.map((e) => parseEndpoint(e, config.port)).find((e) => e !== null);
+    if (!ep)
+      throw new PeerhubError('PH_ERR_PEER_UNREACHABLE', `no known endpoint for ${id}`, { statusCode: 502 });
+    return { peerId: id, ...ep };
+  };
+  const nameOf = (peerId: string): string | undefined =>
+    contacts.list().find((c) => c.peerId === peerId)?.nickname ??
+    nearby.view().find((r) => r.id === peerId && r.verified)?.nickname;
+  const peerRef = (ref: string): string => {
+    try {
+      return parsePeerId(ref);
+    } catch {
+      // not an id: a contact's or a verified nearby hub's nickname
+    }
+    const byContact = contacts.list().filter((c) => c.nickname === ref);
+    if (byContact.length === 1) return byContact[0]!.peerId;
+    const near = [
+      ...new Set(
+        nearby
+          .view()
+          .filter((r) => r.verified && r.nickname === ref && r.id)
+          .map((r) => r.id!),
+      ),
+    ];
+    if (byContact.length === 0 && near.length === 1) return near[0]!;
+    throw new PeerhubError(
+      'PH_ERR_NOT_FOUND',
+      byContact.length + near.length > 1
+        ? `${ref} names several peers: use a peer id`
+        : `no contact or verified nearby hub named ${ref}`,
+      { statusCode: 404 },
+    );
+  };
+  const collaboration = createCollaboration({
+    dataDir: config.data_dir,
+    nickname: config.nickname,
+    logger: logger.child({ component: 'collab' }),
+    clock,
+    bus: bus as never,
+    identity,
+    client,
+    resolve,
+    isContact: allowedContact,
+    nearby: () => nearby.view(),
+    nameOf,
+    peerRef,
+    async addContact(peerId) {
+      const card = await client.request<{ peerId?: string }>(resolve(peerId), 'GET', '/v1/card');
+      if (card?.peerId === undefined || parsePeerId(card.peerId) !== peerId) {
+        throw new PeerhubError('PH_ERR_PEER_RESPONSE', 'the card is not the member’s');
+      }
+      await contacts.add(card);
+    },
+    apps,
+    launcher: createLauncher({ logger: logger.child({ component: 'launcher' }), clock }),
+    clockSynchronised,
+  });
+  bus.on('peer:unreachable', ({ peerId, reason }) => collaboration.peerUnreachable(peerId, reason));
+  // What a caller may see of this hub's applications and objects: contacts Internet scope, the subnet NearMe.
+  const visibility = (caller: string): Array<'contact' | 'nearby'> => [
+    ...(allowedContact(caller) ? (['contact'] as const) : []),
+    ...(nearby.view().some((r) => r.id === caller && r.verified) ? (['nearby'] as const) : []),
+  ];
+
   try {
     await tls.start();
     stops.push(['tls', () => tls.stop()]);
@@ -189,8 +266,8 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
           return { status: s.status, text: s.text, seq: s.seq };
         },
         // Callers are authenticated hubs, contacts or not: what NearMe or Internet scope publishes.
-        applications: () => apps.listFor(['contact', 'nearby']),
-        objects: () => objects.listFor(['contact', 'nearby']),
+        applications: (caller) => apps.listFor(visibility(caller)),
+        objects: (caller) => objects.listFor(visibility(caller)),
         events: bus,
         authorizeSubscriber: (peerId) => {
           const ok = contacts.list().some((c) => c.peerId === peerId && c.subscription === 'allowed');
@@ -200,7 +277,7 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
           return ok;
         },
       },
-      { port: deps.peerListenPort ?? config.port },
+      { port: deps.peerListenPort ?? config.port, routes: (app) => collaboration.routes(app) },
     );
     stops.push(['peer-api', () => peerServer.stop()]);
     stops.push(['peer-client', async () => client.close()]);
@@ -213,6 +290,8 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
     stops.push(['nearby', () => nearby.stop()]);
     await contactPresence.start();
     stops.push(['contact-presence', () => contactPresence.stop()]);
+    await collaboration.start();
+    stops.push(['collaboration', () => collaboration.stop()]);
   } catch (e) {
     for (const [, stop] of stops.reverse()) await stop().catch(() => undefined);
     throw e;
@@ -227,8 +306,9 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
       follow: (peerId) => contactPresence.welcome(peerId),
     }),
     collab: { apps, objects },
+    collaboration: collaboration.control,
     peers: () => nearby.view(),
-    counters: () => prefixed('nearby.', nearby.counters()),
+    counters: () => ({ ...prefixed('nearby.', nearby.counters()), ...collaboration.counters() }),
     stops,
   };
 }

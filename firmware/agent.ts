@@ -147,6 +147,7 @@ export async function startAgent(
       peers: trust.peers,
       contacts: trust.contacts,
       collab: trust.collab,
+      collaboration: trust.collaboration,
       setPresence: (st, text) => me.set(st, text),
       signIn: (scope) => me.signIn(scope),
       signOut: () => me.signOut(),

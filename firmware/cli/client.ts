@@ -29,15 +29,18 @@ function unreachable(socket: string, cause: unknown): PeerhubError {
   );
 }
 
+export const CALL_TIMEOUT_MS = 10_000;
+
 /** One control-API call over the Unix socket. Resolves with the parsed body; rejects with the API's error. */
 export async function call<T = unknown>(
   socket: string,
   method: string,
   path: string,
   body?: unknown,
+  opts: { timeoutMs?: number } = {},
 ): Promise<T> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
-  const text = await callRaw(socket, method, path, payload, 'application/json');
+  const text = await callRaw(socket, method, path, payload, 'application/json', opts.timeoutMs);
   try {
     return (text ? JSON.parse(text) : null) as T;
   } catch {
@@ -52,6 +55,8 @@ export function callRaw(
   path: string,
   payload?: string | Buffer,
   contentType = 'application/json',
+  /** Silence allowed before giving up (`host request` waits for the host's owner, minutes). */
+  timeoutMs = CALL_TIMEOUT_MS,
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = request(
@@ -63,7 +68,7 @@ export function callRaw(
           payload !== undefined
             ? { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) }
             : {},
-        timeout: 10_000,
+        timeout: timeoutMs,
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -85,7 +90,7 @@ export function callRaw(
         });
       },
     );
-    req.on('timeout', () => req.destroy(new Error('timed out after 10 s')));
+    req.on('timeout', () => req.destroy(new Error(`no answer after ${Math.round(timeoutMs / 1000)} s`)));
     req.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'ENOTSOCK')
         reject(unreachable(socket, e));

@@ -7,6 +7,8 @@ import { call, resolveSocket, stream, ApiCallError } from './client.js';
 import { collabCommands } from './collab.js';
 import { contactsCommand } from './contacts.js';
 import { formatEvent, formatPeers, formatStatus } from './format.js';
+import { inviteCommands } from './invite.js';
+import { sessionCommands } from './session.js';
 import type { BusEvent } from '../core/bus.js';
 
 /** Every subcommand but `agent` is a thin client: one control-API route, `--json` prints its body as is. */
@@ -112,8 +114,16 @@ program
     out(!!o.json, r, () => 'signed out');
   });
 
-program.addCommand(contactsCommand(sock, out));
-for (const c of collabCommands(sock, out)) program.addCommand(c);
+/** Commands built apart do not inherit the program's settings: usage errors exit 2 with help. */
+const inherit = (c: Command): Command => {
+  c.exitOverride().showHelpAfterError();
+  c.commands.forEach(inherit);
+  return c;
+};
+program.addCommand(inherit(contactsCommand(sock, out)));
+for (const c of collabCommands(sock, out)) program.addCommand(inherit(c));
+inviteCommands(program, sock, out);
+sessionCommands(program, sock, out);
 
 program
   .command('watch')

@@ -10,6 +10,7 @@ import { isPeerhubError, PeerhubError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { shortId } from '../identity/index.js';
 import type { Emitter } from '../presence/types.js';
+import type { JoinedRecord } from './joined-store.js';
 import type {
   JoinedState,
   SessionClient,
@@ -66,6 +67,8 @@ export interface SessionMembershipDeps {
   /** This hub's peer id and root public key (the key the host certifies). */
   peerId: string;
   publicKeyPem: string;
+  /** Durable copy of a joined session (joined.json); errors are logged, the view goes on. */
+  persist?(r: JoinedRecord): Promise<void>;
 }
 
 export interface SessionMembershipInit {
@@ -127,8 +130,31 @@ export class SessionMembership {
       catching: null,
     };
     this.joined.set(sessionId, s);
+    await this.save(s);
     this.log.info({ session: sessionId, host: shortId(hostPeerId) }, 'joined session');
     return this.get(sessionId);
+  }
+
+  /** Sessions joined before a restart: their view starts again from the seq last written. */
+  restore(records: readonly JoinedRecord[]): string[] {
+    for (const r of records) {
+      if (this.joined.has(r.id)) continue;
+      this.joined.set(r.id, { ...structuredClone(r), messages: [], ahead: new Map(), catching: null });
+    }
+    return records.filter((r) => r.state === 'joined').map((r) => r.id);
+  }
+
+  private async save(s: Live): Promise<void> {
+    if (!this.deps.persist) return;
+    const state = s.state === 'host-lost' ? 'joined' : s.state;
+    const { id, hostPeerId, certPem, chainPem, lastSeq, members } = s;
+    try {
+      await this.deps.persist(
+        structuredClone({ id, hostPeerId, certPem, chainPem, lastSeq, members, state }),
+      );
+    } catch (e) {
+      this.log.error({ session: id, err: (e as Error).message }, 'joined session not saved');
+    }
   }
 
   get(sessionId: string): JoinedSession {
@@ -230,7 +256,10 @@ export class SessionMembership {
       }
       case 'member-left': {
         s.members = s.members.filter((m) => m.peerId !== n.peerId);
-        if (n.peerId === this.deps.peerId) s.state = 'left';
+        if (n.peerId === this.deps.peerId) {
+          s.state = 'left';
+          void this.save(s);
+        }
         bus.emit('session:member-left', { sessionId: s.id, peerId: n.peerId, reason: n.reason });
         return;
       }
@@ -240,10 +269,24 @@ export class SessionMembership {
     }
   }
 
+  /** The host no longer counts this hub as a member (removed while it was away). */
+  onRemoved(sessionId: string): void {
+    const s = this.joined.get(sessionId);
+    if (!s) return;
+    this.onNotice(s.hostPeerId, {
+      type: 'member-left',
+      sessionId,
+      peerId: this.deps.peerId,
+      reason: 'removed',
+      at: this.deps.clock.now(),
+    });
+  }
+
   onEnded(sessionId: string): void {
     const s = this.joined.get(sessionId);
     if (!s || s.state === 'left' || s.state === 'ended') return;
     s.state = 'ended';
+    void this.save(s);
     this.deps.bus.emit('session:ended', { sessionId });
   }
 
@@ -257,9 +300,24 @@ export class SessionMembership {
     }
   }
 
+  /**
+   * The member stream is attached again (its hello says the host's seq): a lost host is back, and what
+   * was sent meanwhile is fetched.
+   */
+  async reattached(sessionId: string, hostSeq: number): Promise<void> {
+    const s = this.joined.get(sessionId);
+    if (!s || s.state === 'left' || s.state === 'ended') return;
+    if (s.state === 'host-lost') {
+      s.state = 'joined';
+      this.log.info({ session: s.id, host: shortId(s.hostPeerId) }, 'session host back');
+    }
+    if (hostSeq > s.lastSeq) await this.catchUp(s);
+  }
+
   async leave(sessionId: string): Promise<void> {
     const s = this.live(sessionId);
     if (s.state === 'joined') await this.deps.client.leave(s.hostPeerId, sessionId);
     s.state = 'left';
+    await this.save(s);
   }
 }

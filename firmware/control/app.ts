@@ -3,6 +3,7 @@ import { PeerhubError } from '../core/errors.js';
 import { PRESENCE_STATES, SCOPES } from '../presence/types.js';
 import { collabRoutes } from './collab-routes.js';
 import { contactsRoutes } from './contacts-routes.js';
+import { collaborationRoutes } from './session-routes.js';
 import type { ControlDeps } from './types.js';
 
 const Status = { type: 'string', enum: [...PRESENCE_STATES] } as const;
@@ -35,6 +36,8 @@ export function buildControlApi(deps: ControlDeps): FastifyInstance {
     logger: false,
     bodyLimit: 64 * 1024,
     forceCloseConnections: true,
+    // Path parameters up to the longest the route schemas accept (peer refs: 200); longer ones get 414.
+    routerOptions: { maxParamLength: 200 },
     // Unknown fields are an error, not silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
   });
@@ -70,6 +73,7 @@ export function buildControlApi(deps: ControlDeps): FastifyInstance {
   app.post('/v1/signout', async () => deps.signOut());
   if (deps.contacts) contactsRoutes(app, deps.contacts);
   if (deps.collab) collabRoutes(app, deps.collab);
+  if (deps.collaboration) collaborationRoutes(app, deps.collaboration);
 
   // Event stream: newline-delimited JSON; `since` replays the buffered history, `follow=false` ends after it.
   app.get('/v1/events', { schema: { querystring: EventsQuery } }, (req, reply) => {

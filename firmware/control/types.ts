@@ -1,5 +1,6 @@
 import type { BusEvent } from '../core/bus.js';
 import type { Applications, Objects } from '../collab/apps-types.js';
+import type { CollabControl } from './collab-types.js';
 import type { ContactsControl } from './contacts-types.js';
 import type { Logger } from '../core/logger.js';
 import type { LocalPresenceState } from '../me/types.js';
@@ -42,6 +43,8 @@ export interface ControlDeps {
   peers(): PeerRow[];
   contacts?: ContactsControl;
   collab?: { apps: Applications; objects: Objects };
+  /** Host requests, invitations, sessions, policy (firmware/collab/control.ts). */
+  collaboration?: CollabControl;
   setPresence(status: PresenceStatus, text?: string): Promise<LocalPresenceState>;
   signIn(scope: Exclude<Scope, 'None'>): Promise<LocalPresenceState>;
   signOut(): Promise<LocalPresenceState>;

@@ -69,6 +69,7 @@ export const ErrorCodes = {
   PH_ERR_SESSION_FULL: 'session or member limit reached',
   PH_ERR_SESSION_TEXT_TOO_LARGE: 'session message too large',
   PH_ERR_SESSION_BACKLOG_GONE: 'missed messages are no longer in the backlog: resync',
+  PH_ERR_STARTING: 'the hub is starting: retry shortly',
   PH_ERR_INTERNAL: 'internal error',
 } as const;
 

@@ -100,10 +100,12 @@ export function buildPeerApi(
 
   app.get('/v1/card', { schema: { response: responses(CardBody) } }, async () => deps.card());
   app.get('/v1/presence', { schema: { response: responses(PresenceBody) } }, async () => deps.presence());
-  app.get('/v1/applications', { schema: { response: responses(ApplicationsBody) } }, async () =>
-    deps.applications(),
+  app.get('/v1/applications', { schema: { response: responses(ApplicationsBody) } }, async (req) =>
+    deps.applications(req.peer.peerId),
   );
-  app.get('/v1/objects', { schema: { response: responses(ObjectsBody) } }, async () => deps.objects());
+  app.get('/v1/objects', { schema: { response: responses(ObjectsBody) } }, async (req) =>
+    deps.objects(req.peer.peerId),
+  );
 
   // Event stream for subscribers: NDJSON on one HTTP/2 stream; `since` replays the buffered history.
   app.get('/v1/events', { schema: { querystring: EventsQuery } }, async (req, reply) => {

@@ -45,11 +45,22 @@ export class PeerClient {
   }
 
   /** JSON request; resolves with the parsed 2xx body, rejects with a PeerhubError. */
-  async request<T = unknown>(target: PeerTarget, method: string, path: string, body?: unknown): Promise<T> {
+  async request<T = unknown>(
+    target: PeerTarget,
+    method: string,
+    path: string,
+    body?: unknown,
+    extraHeaders: OutgoingHttpHeaders = {},
+  ): Promise<T> {
     const t = this.normalise(target);
     const what = `${method} ${path}`;
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const headers: OutgoingHttpHeaders = { ':method': method, ':path': path, accept: 'application/json' };
+    const headers: OutgoingHttpHeaders = {
+      ...extraHeaders,
+      ':method': method,
+      ':path': path,
+      accept: 'application/json',
+    };
     if (payload)
       Object.assign(headers, { 'content-type': 'application/json', 'content-length': payload.length });
     const { stream, status } = await this.open(t, headers, payload);
@@ -66,9 +77,15 @@ export class PeerClient {
    * Subscribe to an NDJSON event stream (e.g. `/v1/events?since=N`). Resolves once the peer accepted
    * (200); rejects with the peer's error (403 PH_ERR_FORBIDDEN when it does not allow us).
    */
-  async subscribe(target: PeerTarget, path: string, onEvent: (ev: unknown) => void): Promise<Subscription> {
+  async subscribe(
+    target: PeerTarget,
+    path: string,
+    onEvent: (ev: unknown) => void,
+    extraHeaders: OutgoingHttpHeaders = {},
+  ): Promise<Subscription> {
     const t = this.normalise(target);
     const { stream, status } = await this.open(t, {
+      ...extraHeaders,
       ':method': 'GET',
       ':path': path,
       accept: 'application/x-ndjson',

@@ -40,8 +40,9 @@ export interface PeerApiDeps {
   clock: Clock;
   card(): ContactCard;
   presence(): PeerPresence;
-  applications(): Array<{ id: string } & Record<string, unknown>>;
-  objects(): Array<{ id: string } & Record<string, unknown>>;
+  /** What `callerPeerId` may see (contacts: Internet scope; hubs on the subnet: NearMe). */
+  applications(callerPeerId: string): Array<{ id: string } & Record<string, unknown>>;
+  objects(callerPeerId: string): Array<{ id: string } & Record<string, unknown>>;
   /** Event history + live feed (like the control API's); the peer API filters it by type. */
   events: {
     since(id: number): BusEvent[];

@@ -71,6 +71,107 @@ export interface WatchEvent {
   data: Record<string, unknown> & { reason?: string; peer?: PeerRow };
 }
 
+// ---- collaboration (issue 4): what the CLI prints with --json (the control API's bodies) ----
+
+export type InvitationStateName = 'pending' | 'accepted' | 'declined' | 'expired' | 'cancelled' | 'failed';
+
+/** `invitations --json` rows. */
+export interface InvitationRow {
+  id: string;
+  session: string;
+  peer: string; // the other side's peer id (inviter for "in", invitee for "out")
+  name: string;
+  direction: 'in' | 'out';
+  state: InvitationStateName;
+  appId?: string;
+  message: string;
+  data?: string;
+  createdAt?: number;
+  expiresAt?: number;
+  answeredAt?: number;
+  reason?: string;
+  delivery?: 'sending' | 'delivered' | 'undeliverable';
+  [k: string]: unknown;
+}
+
+/** `accept <id> --json`: the invitation and, accepted, joining the host's session. */
+export interface AcceptRow extends InvitationRow {
+  joined: boolean;
+  joinError?: string;
+  launched?: { appId: string; pid?: number; error?: string };
+}
+
+/** `invite <peer...> --json`. */
+export interface InviteResult {
+  session: string;
+  invitations: InvitationRow[];
+}
+
+/** `host list --json` rows. */
+export interface HostRequestRow {
+  id: string;
+  direction: 'in' | 'out';
+  peer: string;
+  name: string;
+  appId?: string;
+  message: string;
+  state: 'pending' | 'accepted' | 'declined' | 'expired' | 'failed';
+  session?: string;
+  reason?: string;
+  [k: string]: unknown;
+}
+
+/** `host request <peer> --json`: the host's answer. */
+export interface HostRequestResult {
+  id: string;
+  peer: string;
+  state: 'accepted' | 'declined' | 'expired';
+  session?: string;
+  reason?: string;
+}
+
+/** Host side: how a session's invitations stand (peer ids). */
+export interface InvitationTally {
+  accepted: string[];
+  declined: string[];
+  noResponse: string[];
+  failed: string[];
+}
+
+/** `session list --json` rows. */
+export interface SessionRow {
+  id: string;
+  host: string;
+  role: 'host' | 'member';
+  state: string; // host: open|ended; member: joined|left|ended|host-lost
+  appId?: string;
+  seq: number;
+  members: Array<{ id: string; name: string; [k: string]: unknown }>;
+  invitations?: InvitationTally;
+  membership?: { certPem: string; chainPem: string[]; expiresAt: number };
+  [k: string]: unknown;
+}
+
+export interface SessionMessageRow {
+  seq: number;
+  from: string;
+  text: string;
+  at: number;
+}
+
+/** `session show <id> --json`. */
+export interface SessionDetailRow extends SessionRow {
+  messages: SessionMessageRow[];
+}
+
+/** `policy --json`. */
+export interface PolicyRow {
+  invite: { mode: string; until?: number; [k: string]: unknown };
+  host: string;
+  contactsOnActivity: string;
+  [k: string]: unknown;
+}
+
 export interface HubOptions {
   nickname?: string; // default `Hub <i>`
   /** mDNS host label (config `hostname`). Default: unique per node, since namespaces share the UTS hostname. null: agent default. */
@@ -252,6 +353,91 @@ export class Hub {
       },
       { message: `hub ${this.index}: contact ${ref} matching ${pred.toString().slice(0, 120)}`, ...opts },
     );
+  }
+
+  // ---- collaboration (issue 4) ----
+
+  /** `peerhub invitations [--in|--out] [--state S] [--session ID] --json`. */
+  invitations(
+    filter: { direction?: 'in' | 'out'; state?: InvitationStateName; session?: string } = {},
+  ): Promise<InvitationRow[]> {
+    const args = ['invitations'];
+    if (filter.direction) args.push(`--${filter.direction}`);
+    if (filter.state) args.push('--state', filter.state);
+    if (filter.session) args.push('--session', filter.session);
+    return this.cliJson<InvitationRow[]>([...args, '--json']);
+  }
+
+  /** Poll `invitations --json` (with `filter`) until a row matches; returns it. */
+  waitInvitation(
+    pred: (i: InvitationRow) => boolean,
+    filter: { direction?: 'in' | 'out'; session?: string } = {},
+    opts: WaitOptions = {},
+  ): Promise<InvitationRow> {
+    return waitFor(async () => (await this.invitations(filter)).find(pred), {
+      message: `hub ${this.index}: invitation matching ${pred.toString().slice(0, 120)}`,
+      ...opts,
+    });
+  }
+
+  /** `peerhub host list [--in|--out] [--state S] --json`. */
+  hostRequests(
+    filter: { direction?: 'in' | 'out'; state?: HostRequestRow['state'] } = {},
+  ): Promise<HostRequestRow[]> {
+    const args = ['host', 'list'];
+    if (filter.direction) args.push(`--${filter.direction}`);
+    if (filter.state) args.push('--state', filter.state);
+    return this.cliJson<HostRequestRow[]>([...args, '--json']);
+  }
+
+  /** Poll `host list --json` (with `filter`) until a row matches; returns it. */
+  waitHostRequest(
+    pred: (r: HostRequestRow) => boolean,
+    filter: { direction?: 'in' | 'out' } = {},
+    opts: WaitOptions = {},
+  ): Promise<HostRequestRow> {
+    return waitFor(async () => (await this.hostRequests(filter)).find(pred), {
+      message: `hub ${this.index}: host request matching ${pred.toString().slice(0, 120)}`,
+      ...opts,
+    });
+  }
+
+  /** `peerhub session list --json`. */
+  sessions(): Promise<SessionRow[]> {
+    return this.cliJson<SessionRow[]>(['session', 'list', '--json']);
+  }
+
+  /** `peerhub session show <id> --json`. */
+  session(id: string): Promise<SessionDetailRow> {
+    return this.cliJson<SessionDetailRow>(['session', 'show', id, '--json']);
+  }
+
+  /** Poll `session show <id> --json` until it matches; returns it. */
+  waitSession(
+    id: string,
+    pred: (s: SessionDetailRow) => boolean,
+    opts: WaitOptions = {},
+  ): Promise<SessionDetailRow> {
+    return waitFor(
+      async () => {
+        const s = await this.session(id);
+        return pred(s) ? s : null;
+      },
+      { message: `hub ${this.index}: session ${id} matching ${pred.toString().slice(0, 120)}`, ...opts },
+    );
+  }
+
+  /** `peerhub policy --json`. */
+  policy(): Promise<PolicyRow> {
+    return this.cliJson<PolicyRow>(['policy', '--json']);
+  }
+
+  /** `peerhub policy set …args`; throws (with stderr) unless it exits 0. */
+  async setPolicy(args: readonly string[]): Promise<RunResult> {
+    const r = await this.cli(['policy', 'set', ...args]);
+    if (r.code !== 0)
+      throw new Error(`peerhub policy set ${args.join(' ')} on hub ${this.index}: ${r.stderr.trim()}`);
+    return r;
   }
 
   /** `peerhub watch --json` (run in the hub's namespace so a sweeper finds it): timestamped events. */

@@ -1,6 +1,5 @@
 import t from 'tap';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
@@ -13,21 +12,13 @@ import { silentLogger } from '../../firmware/core/logger.js';
 import type { ContactView } from '../../firmware/control/contacts-types.js';
 import type { PeerRow } from '../../firmware/control/types.js';
 import { createTestLan } from '../../firmware/presence/index.js';
+import { freePort, until } from './wait.js';
 
 // A Pi without RTC boots believing it is 1970. Two whole agents, mDNS on the in-memory LAN, the peer
 // API over real mutual TLS on loopback addresses (127.0.0.2/.3): the 1970 hub still starts, is
 // verified by a hub with a correct clock, and the two exchange contacts and pushed presence.
 const lan = createTestLan({ clock: systemClock });
 const in1970: Clock = { now: () => Date.now() - Date.UTC(2026, 0, 1), setTimer: systemClock.setTimer };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function hub(nickname: string, ip: string, clock: Clock): Promise<Agent & { sock: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'ph-clock-'));
@@ -36,16 +27,6 @@ async function hub(nickname: string, ip: string, clock: Clock): Promise<Agent & 
   const agent = await startAgent(config, silentLogger(), { transport: lan.transport(ip), clock });
   t.teardown(() => agent.stop());
   return Object.assign(agent, { sock: config.control_socket });
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 t.test('a hub whose clock reads 1970 starts, is verified, and talks to its contacts', async (t) => {

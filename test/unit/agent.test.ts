@@ -11,6 +11,7 @@ import { silentLogger } from '../../firmware/core/logger.js';
 import type { StatusView } from '../../firmware/control/types.js';
 import { createTestLan } from '../../firmware/presence/index.js';
 import type { NearbyPeer } from '../../firmware/presence/types.js';
+import { until } from './wait.js';
 
 // Whole agents in one process: real identity files, store, control socket and CLI client; the LAN is
 // the in-memory one (the lab runs the same with real sockets in namespaces).
@@ -27,16 +28,6 @@ async function hub(
   const agent = await startAgent(config, silentLogger(), { transport: lan.transport(ip), peerListenPort: 0 });
   t.teardown(() => agent.stop());
   return Object.assign(agent, { sock: config.control_socket });
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const peers = (sock: string): Promise<NearbyPeer[]> => call<NearbyPeer[]>(sock, 'GET', '/v1/peers');

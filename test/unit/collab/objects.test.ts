@@ -112,7 +112,7 @@ t.test('listFor: by scope; the public view includes the data', async (t) => {
     updatedAt: T0,
   });
   const getter: PeerApiDeps['objects'] = () => objects.listFor('contact');
-  t.equal(getter().length, 2);
+  t.equal(getter('AAAAAAA').length, 2);
 });
 
 t.test('persists across reopen; a corrupt file is quarantined and .bak used', async (t) => {

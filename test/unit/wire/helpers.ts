@@ -70,8 +70,8 @@ export function fakeDeps(peer: TestPeer, clock: Clock = systemClock): FakeDeps {
       endpoints: ['127.0.0.1:7443'],
     }),
     presence: () => ({ status: 'Online', text: 'cooking', seq: 3 }),
-    applications: () => [],
-    objects: () => [],
+    applications: (_caller: string) => [],
+    objects: (_caller: string) => [],
     events: bus,
     authorizeSubscriber: (id) => !blocked.has(id),
   };
