@@ -118,7 +118,9 @@ export function createCollaboration(deps: CollaborationDeps): Collaboration {
       .some((r) => r.peer === peerId && clock.now() - (r.answeredAt ?? 0) < HOST_REQUEST_INVITE_WINDOW_MS);
   const policy = createInvitePolicy({
     clock,
-    isContact: (p) => deps.isContact(p) || acceptedHostRequest(p),
+    // Contacts, a hub that accepted our host request, and the host of a session we joined.
+    isContact: (p) =>
+      deps.isContact(p) || acceptedHostRequest(p) || membership.list().some((s) => s.hostPeerId === p),
     isNearby: (p) => deps.nearby().some((r) => r.id === p && r.verified),
   });
   const invitations = createInvitations(
@@ -140,8 +142,13 @@ export function createCollaboration(deps: CollaborationDeps): Collaboration {
       bus,
       transport: streams,
       identity,
-      mayRegister: (sessionId, peerId) =>
-        invitations.list({ direction: 'out', sessionId, peer: peerId, state: 'accepted' }).length > 0,
+      // An accepted invitation — accepted after the member's removal, if it was removed.
+      mayRegister: (sessionId, peerId) => {
+        const removedAt = host.removedAt(sessionId, peerId) ?? -Infinity;
+        return invitations
+          .list({ direction: 'out', sessionId, peer: peerId, state: 'accepted' })
+          .some((r) => (r.answeredAt ?? 0) > removedAt);
+      },
       ...(deps.fs ? { fs: deps.fs } : {}),
     },
     { file: join(deps.dataDir, 'sessions.json') },

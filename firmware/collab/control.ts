@@ -49,7 +49,7 @@ export interface CollabControlDeps {
 
 /** How long `invite` and `accept` wait for the other hub to acknowledge before answering the owner. */
 export const DELIVERY_WAIT_MS = 5_000;
-const POLL_MS = 20;
+const POLL_MS = 5;
 
 export function createCollabControl(deps: CollabControlDeps): CollabControl {
   const { invitations, hostRequests, host, membership, links, clock } = deps;

@@ -295,7 +295,8 @@ class InvitationsService implements Invitations {
     this.get(id);
     const step = await this.apply(id, ev);
     if (step.refused) throw new PeerhubError(step.refused.code, step.refused.message, step.refused);
-    return this.get(id);
+    // What the owner's action made of it (a verdict from the other hub may already have followed).
+    return step.state ? structuredClone(step.state) : this.get(id);
   }
 
   /** Resolves when nothing is being written, sent or answered (tests; an orderly shutdown). */
@@ -321,14 +322,20 @@ class InvitationsService implements Invitations {
     const rec = step.state;
     if (!this.running || !rec || rec === before) return step;
     this.records.set(id, rec);
+    // What a peer is told we hold (strict: an invitation we acknowledge) is written before anything
+    // else. Otherwise memory is the truth and the write runs alongside the events and sends, as local
+    // presence is announced before its fsync: the owner and the other hub learn it a write sooner.
+    const persists = step.effects.some((fx) => fx.type === 'persist');
+    if (persists && strict) await this.persist(id);
+    const write =
+      persists && !strict
+        ? this.persist(id).catch((e: unknown) =>
+            this.log.error({ id, err: (e as Error).message }, 'invitation not saved'),
+          )
+        : null;
     for (const fx of step.effects) {
       if (fx.type === 'persist') {
-        try {
-          await this.persist(id);
-        } catch (e) {
-          if (strict) throw e;
-          this.log.error({ id, err: (e as Error).message }, 'invitation not saved');
-        }
+        continue;
       } else if (fx.type === 'emit') {
         this.deps.bus.emit(fx.event, { invitation: structuredClone(this.records.get(id) ?? rec) });
       } else if (fx.type === 'schedule') {
@@ -345,6 +352,7 @@ class InvitationsService implements Invitations {
       this.timers.delete(id);
     }
     if (rec.delivery !== 'sending') this.sender.cancel(id);
+    await write;
     return step;
   }
 

@@ -4,6 +4,7 @@
  * crashed: connection reset, or the peer client's keep-alive gave up within seconds) marks the host
  * lost and is attached again with back-off; the hello of a new stream brings what was missed.
  */
+import { X509Certificate } from 'node:crypto';
 import type { Clock, Timer } from '../core/clock.js';
 import { isPeerhubError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -14,6 +15,9 @@ import type { StreamLine } from './session-streams.js';
 import type { SessionMembership } from './sessions-member.js';
 
 export const LINK_RETRY = { minMs: 1000, maxMs: 30_000 };
+/** A membership certificate is renewed (registering again) this long before it expires. */
+export const RENEW_BEFORE_MS = 6 * 60 * 60_000;
+const MAX_TIMER_MS = 24 * 60 * 60_000;
 /** Refusals after which attaching again is pointless: the session is over for us. */
 const OVER = ['PH_ERR_SESSION_ENDED', 'PH_ERR_SESSION_NOT_FOUND', 'PH_ERR_SESSION_NOT_MEMBER'] as const;
 
@@ -27,6 +31,7 @@ export interface MemberLinksDeps {
 interface Link {
   sub: Subscription | null;
   timer: Timer | null;
+  renewal: Timer | null;
   backoff: number;
   /** The attached stream has said hello at least once since the last failure. */
   live: boolean;
@@ -47,7 +52,7 @@ export class MemberLinks {
   /** Keep the stream of a joined session attached (no-op when already followed). */
   follow(sessionId: string): void {
     if (this.stopped || this.links.has(sessionId)) return;
-    const l: Link = { sub: null, timer: null, backoff: this.retry.minMs, live: false };
+    const l: Link = { sub: null, timer: null, renewal: null, backoff: this.retry.minMs, live: false };
     this.links.set(sessionId, l);
     void this.connect(sessionId, l);
   }
@@ -57,6 +62,7 @@ export class MemberLinks {
     if (!l) return;
     this.links.delete(sessionId);
     l.timer?.cancel();
+    l.renewal?.cancel();
     l.sub?.close();
   }
 
@@ -135,6 +141,7 @@ export class MemberLinks {
     if (!ln || typeof ln !== 'object') return;
     if (ln.type === 'hello' && typeof ln.seq === 'number') {
       l.live = true;
+      this.scheduleRenewal(sessionId, l);
       void m.reattached(sessionId, ln.seq).catch((e: unknown) => this.warn(sessionId, e));
     } else if (ln.type === 'message') {
       void m.onDeliver(host, ln.message).catch((e: unknown) => this.warn(sessionId, e));
@@ -145,6 +152,36 @@ export class MemberLinks {
     } else {
       this.log.warn({ session: sessionId, host: shortId(host) }, 'unknown line on member stream');
     }
+  }
+
+  /** Register again before the membership certificate expires (the host issues a fresh one). */
+  private scheduleRenewal(sessionId: string, l: Link): void {
+    l.renewal?.cancel();
+    let expires: number;
+    try {
+      expires = Date.parse(new X509Certificate(this.deps.membership.get(sessionId).certPem).validTo);
+    } catch {
+      return;
+    }
+    // Never sooner than the longest back-off: a host whose clock lags would otherwise make us spin.
+    const due = expires - RENEW_BEFORE_MS - this.deps.clock.now();
+    const wait = Math.min(Math.max(this.retry.maxMs, due), MAX_TIMER_MS);
+    l.renewal = this.deps.clock.setTimer(wait, () => {
+      l.renewal = null;
+      if (this.links.get(sessionId) !== l) return;
+      const s = this.deps.membership.get(sessionId);
+      if (s.state !== 'joined') return this.scheduleRenewal(sessionId, l);
+      this.deps.membership.join(s.hostPeerId, sessionId).then(
+        () => {
+          this.log.info({ session: sessionId }, 'membership certificate renewed');
+          this.scheduleRenewal(sessionId, l);
+        },
+        (e: unknown) => {
+          this.warn(sessionId, e);
+          l.renewal = this.deps.clock.setTimer(this.retry.maxMs, () => this.scheduleRenewal(sessionId, l));
+        },
+      );
+    });
   }
 
   private warn(sessionId: string, e: unknown): void {

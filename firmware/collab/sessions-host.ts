@@ -360,6 +360,10 @@ export class DefaultSessionHost implements SessionHost {
     return { ...view(s), messages: s.backlog.map((m) => ({ ...m })) };
   }
 
+  removedAt(sessionId: string, peerId: string): number | undefined {
+    return this.session(sessionId).removed.get(peerId);
+  }
+
   list(): SessionView[] {
     return [...this.sessions.values()].map(view);
   }

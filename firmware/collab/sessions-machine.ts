@@ -39,6 +39,8 @@ export interface HostedSession {
   floorSeq: number;
   backlog: readonly SessionMessage[];
   backlogBytes: number;
+  /** Members the host removed, and when: they register again only with an invitation accepted later. */
+  removed: ReadonlyMap<string, number>;
 }
 
 export type SessionInput =
@@ -91,6 +93,7 @@ export function newSession(
     floorSeq: seq,
     backlog: [],
     backlogBytes: 0,
+    removed: new Map(),
   };
 }
 
@@ -198,7 +201,8 @@ function departure(s: HostedSession, peerId: string, reason: 'left' | 'removed',
   if (!s.members.has(peerId)) {
     return fail(s, 'PH_ERR_SESSION_NOT_MEMBER', `${peerId} is not a member of session ${s.id}`, 404);
   }
-  const state = withMembers(s, (m) => m.delete(peerId));
+  const left = withMembers(s, (m) => m.delete(peerId));
+  const state = reason === 'removed' ? { ...left, removed: new Map(s.removed).set(peerId, now) } : left;
   const notice: SessionNotice = { type: 'member-left', sessionId: s.id, peerId, reason, at: now };
   const effects: SessionEffect[] = [
     { type: 'persist' },

@@ -26,6 +26,7 @@ export interface StoredSession {
   endedAt?: number;
   seqReserved: number;
   members: StoredMember[];
+  removed?: Array<{ peerId: string; at: number }>;
 }
 
 export interface SessionsRecord {
@@ -67,6 +68,11 @@ function checkSession(x: unknown): StoredSession {
   if (!isSeq(s.seqReserved)) throw new Error('seqReserved not a sequence number');
   if (!Array.isArray(s.members)) throw new Error('members must be a list');
   const members = s.members.map(checkMember);
+  if (s.removed !== undefined && !Array.isArray(s.removed)) throw new Error('removed must be a list');
+  const removed = (s.removed ?? []).map((r) => {
+    if (!r || !isStr(r.peerId, 200) || !isTime(r.at)) throw new Error('removed: {peerId, at} entries');
+    return { peerId: r.peerId, at: r.at };
+  });
   if (new Set(members.map((m) => m.peerId)).size !== members.length)
     throw new Error('a member is listed twice');
   return {
@@ -78,6 +84,7 @@ function checkSession(x: unknown): StoredSession {
     ...(s.endedAt === undefined ? {} : { endedAt: s.endedAt }),
     seqReserved: s.seqReserved,
     members,
+    ...(removed.length === 0 ? {} : { removed }),
   };
 }
 
@@ -113,6 +120,7 @@ export function toStored(s: HostedSession, seqReserved: number): StoredSession {
       registeredAt: m.registeredAt,
       certPem: m.certPem,
     })),
+    ...(s.removed.size === 0 ? {} : { removed: [...s.removed].map(([peerId, at]) => ({ peerId, at })) }),
   };
 }
 
@@ -122,5 +130,12 @@ export function fromStored(r: StoredSession): HostedSession {
   const members = new Map(
     r.members.map((m) => [m.peerId, { ...m, connected: false, lastAckSeq: r.seqReserved }] as const),
   );
-  return { ...s, state: r.state, ...(r.endedAt === undefined ? {} : { endedAt: r.endedAt }), members };
+  const removed = new Map((r.removed ?? []).map((x) => [x.peerId, x.at] as const));
+  return {
+    ...s,
+    state: r.state,
+    ...(r.endedAt === undefined ? {} : { endedAt: r.endedAt }),
+    members,
+    removed,
+  };
 }

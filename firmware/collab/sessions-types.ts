@@ -88,6 +88,8 @@ export interface SessionHost extends Startable {
   remove(sessionId: string, peerId: string): Promise<void>;
   end(sessionId: string): Promise<void>;
   roster(sessionId: string): SessionMember[];
+  /** When `peerId` was removed from the session (undefined: never). */
+  removedAt(sessionId: string, peerId: string): number | undefined;
   get(sessionId: string): SessionView & { messages: SessionMessage[] };
   list(): SessionView[];
   /** Verifies a membership chain for this session and roster; returns the member's peer id. */

@@ -183,6 +183,18 @@ t.test('host request → invitations → registration → ordered messages → h
     'the host’s invitations survived its restart',
   );
 
+  // Removed, B is out (its stream closed); only a new invitation, accepted, lets it register again.
+  await call(h2.sock, 'DELETE', `/v1/sessions/${session}/members/${encodeURIComponent(B)}`);
+  await until('B told it was removed', async () => ((await stateOf(b2)).state === 'left' ? true : undefined));
+  await call(h2.sock, 'POST', '/v1/invitations', { peers: [B], session, message: 'come back' });
+  const back = await until(
+    'B invited again',
+    async () =>
+      (await call<InvitationView[]>(b2.sock, 'GET', '/v1/invitations?direction=in&state=pending'))[0],
+  );
+  const rejoin = await call<AcceptView>(b2.sock, 'POST', `/v1/invitations/${back.id}/accept`, {});
+  t.match(rejoin, { state: 'accepted', joined: true }, 're-registered after a new invitation');
+
   // The host goes away for good: B learns it within 5 s.
   h2.stopped = true;
   await h2.stop();

@@ -55,7 +55,8 @@ t.test('membership on the wire', async (t) => {
       identity: { peerId: H.peerId, rootCertPem: H.rootCertPem, rootKeyPem: H.rootKeyPem },
       mayRegister: (_s, p) => invited.has(p),
     },
-    { file: `${dir}/sessions.json` },
+    // Short-lived membership: members renew it (register again) 6 h before it expires, here at once.
+    { file: `${dir}/sessions.json`, memberCertValidityMs: 6 * 60 * 60_000 + 1000 },
   );
   await host.start();
   t.teardown(() => host.stop());
@@ -230,11 +231,23 @@ t.test('membership on the wire', async (t) => {
     t.ok(isPeerhubError(stranger, 'PH_ERR_SESSION_NOT_MEMBER'), 'a stranger showing A’s certificate');
   });
 
+  await t.test('a membership certificate close to expiry is renewed', async (t) => {
+    const first = a.membership.get(s1).certPem;
+    const renewed = await until('A renewed its certificate', () =>
+      a.membership.get(s1).certPem !== first ? a.membership.get(s1).certPem : undefined,
+    );
+    t.not(renewed, first, 'a fresh certificate');
+    t.equal(host.roster(s1).find((m) => m.peerId === A.peerId)?.certPem, renewed, 'the host’s roster has it');
+    t.equal(a.membership.get(s1).state, 'joined', 'still joined, messages kept');
+    t.equal(a.membership.get(s1).messages.length, 5);
+  });
+
   await t.test('removal and the end close the streams', async (t) => {
     await until('both streams attached again', () =>
       streams.connected(s1, A.peerId) && streams.connected(s1, B.peerId) ? true : undefined,
     );
     await host.remove(s1, B.peerId);
+    t.ok(host.removedAt(s1, B.peerId), 'the removal is recorded');
     await until('B told it was removed', () => (b.membership.get(s1).state === 'left' ? true : undefined));
     t.notOk(streams.connected(s1, B.peerId), 'B’s stream ended');
     await host.end(s1);
