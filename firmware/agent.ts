@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { claimSocket, memoryMB, packageVersion } from './agent-support.js';
+import type { AgentPanel } from './agent-panel.js';
 import type { Trust, TrustEvents } from './agent-trust.js';
 import { loadConfig, type LoadInput } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -118,6 +119,8 @@ export async function startAgent(
 
   const stops: Array<[string, () => Promise<void>]> = [];
   let trust: Trust | null = null;
+  let panel: AgentPanel | null = null;
+  let panelP: Promise<AgentPanel | null> | null = null;
   await claimSocket(config.control_socket); // before anything goes on the network
   try {
     await presence.start();
@@ -127,6 +130,16 @@ export async function startAgent(
     // Loading the rest (TLS, HTTP) takes the CPU for a few hundred ms: let RFC 6762's probes and the
     // first announcement go out on time first, so a hub is seen about a second after it starts.
     await firstAnnouncement(bus, onSubnet(me.state.scope) ? ANNOUNCE_WAIT_MS : 0);
+    // The panel opens alongside the trust half (its status LED shows "booting" until the agent is ready).
+    const { startPanel, noPanel } = await import('./agent-panel.js');
+    panelP = startPanel({
+      config,
+      logger,
+      clock,
+      bus,
+      localPresence: () => me.state,
+      setPresence: (st) => me.set(st, me.state.text),
+    });
     const { startTrust } = await import('./agent-trust.js');
     trust = await startTrust({
       config,
@@ -139,6 +152,12 @@ export async function startAgent(
       peerListenPort: overrides.peerListenPort,
     });
     stops.push(...trust.stops);
+    panel = await panelP;
+    if (panel) {
+      const p = panel;
+      stops.push(['panel', () => p.close()]);
+      p.attach(trust.collaboration);
+    }
     const { buildControlApi } = await import('./control/app.js');
     const control = buildControlApi({
       logger: logger.child({ component: 'control' }),
@@ -148,6 +167,7 @@ export async function startAgent(
       contacts: trust.contacts,
       collab: trust.collab,
       collaboration: trust.collaboration,
+      panel: panel?.control ?? noPanel('it could not be opened (see the log)'),
       setPresence: (st, text) => me.set(st, text),
       signIn: (scope) => me.signIn(scope),
       signOut: () => me.signOut(),
@@ -157,9 +177,11 @@ export async function startAgent(
     stops.push(['control', async () => void (await control.close())]);
   } catch (e) {
     for (const [, stop] of stops.reverse()) await stop().catch(() => undefined);
+    if (!panel) await (await panelP?.catch(() => null))?.close(); // opened, not yet handed over
     throw e;
   }
   bus.emit('agent:ready', { id: identity.peerId });
+  panel?.ready();
   logger.info(
     { id: identity.shortId, socket: config.control_socket, port: config.port, host: presence.names().host },
     'agent ready',

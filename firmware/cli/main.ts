@@ -6,6 +6,7 @@ import { PRESENCE_STATES, SCOPES } from '../presence/types.js';
 import { call, resolveSocket, stream, ApiCallError } from './client.js';
 import { collabCommands } from './collab.js';
 import { contactsCommand } from './contacts.js';
+import { panelCommands } from './panel.js';
 import { formatEvent, formatPeers, formatStatus } from './format.js';
 import { inviteCommands } from './invite.js';
 import { sessionCommands } from './session.js';
@@ -122,6 +123,7 @@ const inherit = (c: Command): Command => {
 };
 program.addCommand(inherit(contactsCommand(sock, out)));
 for (const c of collabCommands(sock, out)) program.addCommand(inherit(c));
+for (const c of panelCommands(sock, out)) program.addCommand(inherit(c));
 inviteCommands(program, sock, out);
 sessionCommands(program, sock, out);
 

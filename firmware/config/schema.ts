@@ -2,6 +2,8 @@
  * The configuration as written in the TOML file (snake_case); flags and env map onto it.
  * Plain JSON Schema (validated by Ajv): no schema-builder library on the agent's start-up path.
  */
+import { PanelConfigSchema, type PanelConfig } from '../../board/pins.js';
+
 const LABEL = '^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$';
 
 const oneOf = (values: readonly string[], description: string) =>
@@ -44,6 +46,16 @@ export const ConfigSchema = {
         },
       },
     },
+    panel: {
+      ...PanelConfigSchema,
+      properties: {
+        ...PanelConfigSchema.properties,
+        remote_press: {
+          type: 'boolean',
+          description: 'allow `peerhub press` on a real panel (always allowed on the virtual board)',
+        },
+      },
+    },
   },
 } as const;
 
@@ -61,4 +73,6 @@ export interface Config {
     ttl_host: number;
     ttl_service: number;
   };
+  /** LEDs and buttons (board/pins.ts); missing keys take the shipped overlays' defaults. */
+  panel?: Partial<PanelConfig> & { remote_press?: boolean };
 }

@@ -4,6 +4,7 @@ import { PRESENCE_STATES, SCOPES } from '../presence/types.js';
 import { collabRoutes } from './collab-routes.js';
 import { contactsRoutes } from './contacts-routes.js';
 import { collaborationRoutes } from './session-routes.js';
+import { panelRoutes } from './panel-routes.js';
 import type { ControlDeps } from './types.js';
 
 const Status = { type: 'string', enum: [...PRESENCE_STATES] } as const;
@@ -74,6 +75,7 @@ export function buildControlApi(deps: ControlDeps): FastifyInstance {
   if (deps.contacts) contactsRoutes(app, deps.contacts);
   if (deps.collab) collabRoutes(app, deps.collab);
   if (deps.collaboration) collaborationRoutes(app, deps.collaboration);
+  if (deps.panel) panelRoutes(app, deps.panel);
 
   // Event stream: newline-delimited JSON; `since` replays the buffered history, `follow=false` ends after it.
   app.get('/v1/events', { schema: { querystring: EventsQuery } }, (req, reply) => {

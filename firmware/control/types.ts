@@ -2,6 +2,7 @@ import type { BusEvent } from '../core/bus.js';
 import type { Applications, Objects } from '../collab/apps-types.js';
 import type { CollabControl } from './collab-types.js';
 import type { ContactsControl } from './contacts-types.js';
+import type { PanelControl } from './panel-routes.js';
 import type { Logger } from '../core/logger.js';
 import type { LocalPresenceState } from '../me/types.js';
 import type { NearbyPeer, PresenceStatus, Scope } from '../presence/types.js';
@@ -45,6 +46,7 @@ export interface ControlDeps {
   collab?: { apps: Applications; objects: Objects };
   /** Host requests, invitations, sessions, policy (firmware/collab/control.ts). */
   collaboration?: CollabControl;
+  panel?: PanelControl;
   setPresence(status: PresenceStatus, text?: string): Promise<LocalPresenceState>;
   signIn(scope: Exclude<Scope, 'None'>): Promise<LocalPresenceState>;
   signOut(): Promise<LocalPresenceState>;
