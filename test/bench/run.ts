@@ -3,6 +3,8 @@
  *
  *   npm run bench [-- --samples 30 --cycles 10 --idle 60 --only peerhub,avahi,idle --out docs/bench/latest.json]
  *   npm run bench -- --only trust [--parts tls,contacts,store --trust-out docs/bench/trust.json]   (test/bench/trust.ts)
+ *   npm run bench -- --only collab [--invites 100 --accepts 50 --cold 8 --messages 30 --members 20,50
+ *       --batch 8 --collab-log-level warn --collab-out docs/bench/collab.json]   (test/bench/collab.ts: 51 agents)
  *
  * Lab: node 0 = subject, node 1 = observer (peerhub); node 2 = subject, node 3 = observer (avahi).
  * Every latency is taken from an event stream with arrival timestamps — the observer hub's
@@ -39,6 +41,7 @@ import {
   type WatchEvent,
 } from '../lab/harness.js';
 import { percentile } from '../lab/proc.js';
+import { collabOptionsFromArgs, runCollabBench } from './collab.js';
 import { runTrustBench, trustOptionsFromArgs } from './trust.js';
 
 const STATES = ['Busy', 'Away', 'OnThePhone', 'Online'] as const;
@@ -350,6 +353,15 @@ async function main(): Promise<number> {
       contacts: { type: 'string' },
       writes: { type: 'string' },
       'trust-out': { type: 'string' },
+      // test/bench/collab.ts (--only collab); read there
+      invites: { type: 'string' },
+      accepts: { type: 'string' },
+      cold: { type: 'string' },
+      messages: { type: 'string' },
+      members: { type: 'string' },
+      batch: { type: 'string' },
+      'collab-log-level': { type: 'string' },
+      'collab-out': { type: 'string' },
     },
   });
   const samples = Math.max(1, Math.min(500, Number(values.samples)));
@@ -359,6 +371,11 @@ async function main(): Promise<number> {
   if (only.delete('trust')) {
     // The trust benchmark has its own lab and report (docs/bench/trust.json).
     const code = await runTrustBench(trustOptionsFromArgs(process.argv.slice(2)));
+    if (only.size === 0 || code !== 0) return code;
+  }
+  if (only.delete('collab')) {
+    // The collaboration benchmark has its own lab (a host and 50 members) and report (docs/bench/collab.json).
+    const code = await runCollabBench(collabOptionsFromArgs(process.argv.slice(2)));
     if (only.size === 0 || code !== 0) return code;
   }
   if (!(await labAvailable())) {

@@ -191,7 +191,7 @@ export interface LabNode {
 }
 
 export async function createLab(t: Teardown, opts: LabOptions): Promise<Lab> {
-  if (opts.hubs < 1 || opts.hubs > 50) throw new Error(`hubs must be 1..50, got ${opts.hubs}`);
+  if (opts.hubs < 1 || opts.hubs > 110) throw new Error(`hubs must be 1..110, got ${opts.hubs}`);
   installExitHandlers();
   sweepStaleLabs();
   const lab = new Lab(opts.hubs, t);
