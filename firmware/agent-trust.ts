@@ -3,6 +3,7 @@
  * and client), People Near Me verification and contacts' presence. agent.ts loads it once the mDNS
  * probes are on the wire, so none of this delays being seen on the subnet.
  */
+import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { localEndpoints, prefixed } from './agent-support.js';
 import type { Config } from './config/schema.js';
@@ -59,6 +60,8 @@ export interface Trust {
   contacts: ContactsControl;
   collab: { apps: Applications; objects: Objects };
   collaboration: CollabControl;
+  /** For `peerhub doctor`: the TLS leaf's expiry and whether it is provisional, the clock's state. */
+  tlsInfo(): { notAfter: number; provisional: boolean; clockSynchronised: boolean };
   peers(): PeerRow[];
   counters(): Record<string, number>;
   /** Services started, in order: the agent stops them in reverse. */
@@ -307,6 +310,13 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
     }),
     collab: { apps, objects },
     collaboration: collaboration.control,
+    tlsInfo: () => {
+      const leaf = new X509Certificate(tls.current().chainPem[0] as string);
+      const notAfter = Date.parse(leaf.validTo);
+      // A provisional leaf (made while the clock read < 2020) lasts as long as the root.
+      const provisional = notAfter - Date.parse(leaf.validFrom) > 31 * 86_400_000;
+      return { notAfter, provisional, clockSynchronised: tls.clockSynchronised() };
+    },
     peers: () => nearby.view(),
     counters: () => ({ ...prefixed('nearby.', nearby.counters()), ...collaboration.counters() }),
     stops,

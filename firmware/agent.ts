@@ -172,6 +172,12 @@ export async function startAgent(
       signIn: (scope) => me.signIn(scope),
       signOut: () => me.signOut(),
     });
+    const t = trust;
+    control.get('/v1/doctor', async () => {
+      const { doctorFacts } = await import('./doctor/gather.js');
+      const { evaluate } = await import('./doctor/checks.js');
+      return evaluate(doctorFacts({ config, identity, clock, status, trust: t, panel }));
+    });
     await control.listen({ path: config.control_socket });
     chmodSync(config.control_socket, 0o660);
     stops.push(['control', async () => void (await control.close())]);

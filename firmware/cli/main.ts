@@ -5,6 +5,7 @@ import type { PeerRow, StatusView } from '../control/types.js';
 import { PRESENCE_STATES, SCOPES } from '../presence/types.js';
 import { call, resolveSocket, stream, ApiCallError } from './client.js';
 import { collabCommands } from './collab.js';
+import { worst, type Check } from '../doctor/checks.js';
 import { contactsCommand } from './contacts.js';
 import { panelCommands } from './panel.js';
 import { formatEvent, formatPeers, formatStatus } from './format.js';
@@ -126,6 +127,31 @@ for (const c of collabCommands(sock, out)) program.addCommand(inherit(c));
 for (const c of panelCommands(sock, out)) program.addCommand(inherit(c));
 inviteCommands(program, sock, out);
 sessionCommands(program, sock, out);
+
+program
+  .command('doctor')
+  .description('check the hub: agent, mDNS, network, peers, clock, certificates, store, disk, panel')
+  .option('--json', 'machine-readable output')
+  .action(async (o: { json?: boolean }) => {
+    let checks: Check[];
+    try {
+      checks = await call<Check[]>(sock(), 'GET', '/v1/doctor');
+    } catch (e) {
+      if (!isPeerhubError(e, 'PH_ERR_AGENT_UNREACHABLE')) throw e;
+      const hint =
+        'start it: `systemctl start peerhub` (appliance) or `peerhub agent`; logs: `journalctl -u peerhub`';
+      checks = [{ name: 'agent', status: 'fail', detail: (e as Error).message, hint }];
+    }
+    out(!!o.json, checks, () =>
+      checks
+        .map(
+          (c) =>
+            `${c.status.toUpperCase().padEnd(4)}  ${c.name.padEnd(15)} ${c.detail}${c.hint ? `\n      → ${c.hint}` : ''}`,
+        )
+        .join('\n'),
+    );
+    if (worst(checks) === 'fail') process.exitCode = 1;
+  });
 
 program
   .command('watch')

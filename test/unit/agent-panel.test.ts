@@ -97,4 +97,30 @@ t.test('invite → invitee blinks → Accept pressed → host solid; Decline; lo
   t.same(led(await panel(b), 'presence'), PATTERNS.presenceAway);
   const bad = await call(b.sock, 'POST', '/v1/panel/press', { button: 'reset' }).catch((e: unknown) => e);
   t.match(bad, { code: 'PH_ERR_BAD_REQUEST' });
+
+  // `peerhub doctor` from the running agent: every check answered, this healthy hub fails none.
+  const checks = await call<Array<{ name: string; status: string }>>(b.sock, 'GET', '/v1/doctor');
+  t.same(
+    checks.map((c) => c.name),
+    [
+      'agent',
+      'control-socket',
+      'mdns',
+      'multicast-route',
+      'peers',
+      'clock',
+      'identity',
+      'tls',
+      'store',
+      'disk',
+      'panel',
+    ],
+  );
+  t.match(Object.fromEntries(checks.map((c) => [c.name, c.status])), {
+    agent: 'pass',
+    identity: 'pass',
+    tls: 'pass',
+    peers: 'pass',
+    store: 'pass',
+  });
 });
