@@ -79,6 +79,7 @@ export class Panel {
   private health: Timer | null = null;
   private off: (() => void) | null = null;
   private closed = false;
+  private pending = false;
   private readonly waiters: Array<(r: Result) => void> = [];
 
   constructor(private readonly deps: PanelDeps) {
@@ -200,8 +201,22 @@ export class Panel {
       this.outLastClosedAt = now;
     }
     if (type.startsWith('invitation:') || type.startsWith('host-request:') || type.startsWith('presence:')) {
-      this.refresh();
+      this.refreshSoon();
     }
+  }
+
+  /**
+   * From a bus listener: never emit (panel:changed) while the bus is still dispatching the event that
+   * woke us — a stream listener after us would then see the newer event first and skip the older one.
+   * A burst of events makes one refresh.
+   */
+  private refreshSoon(): void {
+    if (this.pending) return;
+    this.pending = true;
+    queueMicrotask(() => {
+      this.pending = false;
+      this.refresh();
+    });
   }
 
   /** Recompute, push what changed to the board, and sleep until the picture changes by itself. */
