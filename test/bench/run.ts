@@ -4,7 +4,7 @@
  *   npm run bench [-- --samples 30 --cycles 10 --idle 60 --only peerhub,avahi,idle --out docs/bench/latest.json]
  *   npm run bench -- --only trust [--parts tls,contacts,store --trust-out docs/bench/trust.json]   (test/bench/trust.ts)
  *   npm run bench -- --only collab [--invites 100 --accepts 50 --cold 8 --messages 30 --members 20,50
- *       --batch 8 --collab-log-level warn --collab-out docs/bench/collab.json]   (test/bench/collab.ts: 51 agents)
+ *       --batch 8 --collab-log-level warn --collab-out docs/bench/collab.json]   (test/bench/collab.ts: host + 53 agents)
  *
  * Lab: node 0 = subject, node 1 = observer (peerhub); node 2 = subject, node 3 = observer (avahi).
  * Every latency is taken from an event stream with arrival timestamps — the observer hub's
