@@ -16,18 +16,35 @@ export class EventBus<M extends object> {
   private readonly history: BusEvent[] = [];
   private readonly listeners = new Map<keyof M, Set<Listener<M, keyof M>>>();
   private readonly any = new Set<(ev: BusEvent) => void>();
+  private readonly pending: BusEvent[] = [];
+  private dispatching = false;
 
   constructor(
     private readonly now: () => number = Date.now,
     private readonly keep = 1000,
   ) {}
 
+  /**
+   * Record and deliver an event. An event emitted by a listener is delivered once the current one has
+   * reached every listener, so each listener sees events in id order (an event stream that skips ids
+   * it has already written would otherwise lose the older one).
+   */
   emit<K extends keyof M & string>(type: K, data: M[K]): BusEvent<M[K]> {
     const ev: BusEvent<M[K]> = { id: ++this.seq, time: new Date(this.now()).toISOString(), type, data };
     this.history.push(ev);
     if (this.history.length > this.keep) this.history.shift();
-    for (const l of this.listeners.get(type) ?? []) l(data, ev);
-    for (const l of this.any) l(ev);
+    this.pending.push(ev);
+    if (this.dispatching) return ev;
+    this.dispatching = true;
+    try {
+      for (let next = this.pending.shift(); next; next = this.pending.shift()) {
+        const e = next as BusEvent<M[keyof M]>;
+        for (const l of this.listeners.get(e.type as keyof M) ?? []) l(e.data, e);
+        for (const l of this.any) l(next);
+      }
+    } finally {
+      this.dispatching = false;
+    }
     return ev;
   }
 

@@ -205,11 +205,7 @@ export class Panel {
     }
   }
 
-  /**
-   * From a bus listener: never emit (panel:changed) while the bus is still dispatching the event that
-   * woke us — a stream listener after us would then see the newer event first and skip the older one.
-   * A burst of events makes one refresh.
-   */
+  /** From a bus listener: a burst of events (one invitation makes several) makes one refresh. */
   private refreshSoon(): void {
     if (this.pending) return;
     this.pending = true;
