@@ -28,6 +28,23 @@ export interface PinInfo {
   analogChannel: number;
 }
 
+/** The johnny-five pin table both IO plugins expose: LEDs first (outputs), then keys (inputs, released). */
+export function pinTable(pins: { leds: object; keys: object }): PinInfo[] {
+  const pin = (name: string, kind: 'led' | 'key'): PinInfo => ({
+    name,
+    kind,
+    supportedModes: kind === 'led' ? [MODES.OUTPUT] : [MODES.INPUT],
+    mode: kind === 'led' ? MODES.OUTPUT : MODES.INPUT,
+    value: kind === 'led' ? 0 : 1,
+    report: kind === 'led' ? 0 : 1,
+    analogChannel: 127,
+  });
+  return [
+    ...Object.keys(pins.leds).map((n) => pin(n, 'led')),
+    ...Object.keys(pins.keys).map((n) => pin(n, 'key')),
+  ];
+}
+
 export type LedState = 'off' | 'on' | 'blink';
 
 /**

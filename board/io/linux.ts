@@ -15,6 +15,7 @@ import type { KeyEvent, RecordSize } from '../input-event.js';
 import { overlayFor, overlayHint, type PinMap } from '../pins.js';
 import {
   MODES,
+  pinTable,
   silentBoardLogger,
   type BoardLogger,
   type LedState,
@@ -96,19 +97,7 @@ export class LinuxIO extends EventEmitter implements PanelIO {
     super();
     this.roots = { ...LINUX_ROOTS, ...opts.roots };
     this.logger = opts.logger ?? silentBoardLogger;
-    const pin = (name: string, kind: 'led' | 'key'): PinInfo => ({
-      name,
-      kind,
-      supportedModes: kind === 'led' ? [MODES.OUTPUT] : [MODES.INPUT],
-      mode: kind === 'led' ? MODES.OUTPUT : MODES.INPUT,
-      value: kind === 'led' ? 0 : 1,
-      report: kind === 'led' ? 0 : 1,
-      analogChannel: 127,
-    });
-    this.pins = [
-      ...Object.keys(opts.pins.leds).map((n) => pin(n, 'led')),
-      ...Object.keys(opts.pins.keys).map((n) => pin(n, 'key')),
-    ];
+    this.pins = pinTable(opts.pins);
     this.pins.forEach((p, i) => this.index.set(p.name, i));
     for (const [name, k] of Object.entries(opts.pins.keys)) this.byCode.set(k.code, this.normalize(name));
   }

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { BoardError } from '../errors.js';
 import type { PinMap } from '../pins.js';
-import { MODES, type LedState, type PanelIO, type PinInfo } from '../types.js';
+import { MODES, pinTable, type LedState, type PanelIO, type PinInfo } from '../types.js';
 
 export interface LedView {
   name: string;
@@ -46,19 +46,7 @@ export class VirtualIO extends EventEmitter implements PanelIO {
 
   constructor(pins: Pick<PinMap, 'leds' | 'keys'>) {
     super();
-    const pin = (name: string, kind: 'led' | 'key'): PinInfo => ({
-      name,
-      kind,
-      supportedModes: kind === 'led' ? [MODES.OUTPUT] : [MODES.INPUT],
-      mode: kind === 'led' ? MODES.OUTPUT : MODES.INPUT,
-      value: kind === 'led' ? 0 : 1,
-      report: kind === 'led' ? 0 : 1,
-      analogChannel: 127,
-    });
-    this.pins = [
-      ...Object.keys(pins.leds).map((n) => pin(n, 'led')),
-      ...Object.keys(pins.keys).map((n) => pin(n, 'key')),
-    ];
+    this.pins = pinTable(pins);
     this.pins.forEach((p, i) => {
       this.index.set(p.name, i);
       if (p.kind === 'led') this.leds.set(i, { name: p.name, state: 'off' });

@@ -38,7 +38,6 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   agentBuilt,
@@ -56,6 +55,7 @@ import {
   type Teardown,
   type WatchEvent,
 } from '../lab/harness.js';
+import { CLK_TCK, cpuTicks, waitForStamped } from '../lab/proc.js';
 import { summarize, type Summary } from './trust.js';
 
 export interface CollabBenchOptions {
@@ -240,10 +240,9 @@ class EventFeed {
   }
 
   /**
-   * The agent's live stream drops an event when a listener of that event emits another one
-   * synchronously (the nested event reaches the stream first, and the stream skips ids lower than the
-   * last it wrote): fetch the skipped ones from the history and stamp them with the arrival of the
-   * event that revealed the gap (they were emitted in the same tick).
+   * A guard: an agent whose live stream skipped events (older agents delivered an event emitted by a
+   * listener before the one that caused it) — fetch them from the history, stamped with the arrival of
+   * the event that revealed the gap (they were emitted in the same tick).
    */
   private async fillGap(after: number, upTo: number, t: number): Promise<void> {
     try {
@@ -272,33 +271,11 @@ class EventFeed {
     pred: (e: WatchEvent) => boolean,
     opts: { since?: number; timeout?: number } = {},
   ): Promise<Stamped<WatchEvent>> {
-    const since = opts.since ?? 0;
-    const timeout = opts.timeout ?? 20_000;
-    const found = this.records.find((r) => r.t >= since && pred(r.value));
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        this.bus.off('record', onRecord);
-        this.bus.off('end', onEnd);
-      };
-      const onRecord = (rec: Stamped<WatchEvent>): void => {
-        if (rec.t >= since && pred(rec.value)) {
-          cleanup();
-          resolve(rec);
-        }
-      };
-      const onEnd = (): void => {
-        cleanup();
-        reject(new Error(`${this.name}: event stream ended (${this.ended}) while waiting`));
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`${this.name}: no matching event within ${timeout} ms`));
-      }, timeout);
-      if (this.ended !== null) return onEnd();
-      this.bus.on('record', onRecord);
-      this.bus.on('end', onEnd);
+    return waitForStamped(this.records, this.bus, pred, opts, {
+      endEvent: 'end',
+      ended: () => this.ended !== null,
+      endError: () => new Error(`${this.name}: event stream ended (${this.ended}) while waiting`),
+      timeoutError: (ms) => new Error(`${this.name}: no matching event within ${ms} ms`),
     });
   }
 
@@ -353,19 +330,10 @@ interface Node {
   feed: EventFeed;
 }
 
-const CLK_TCK = (() => {
+/** A process that is gone counts 0 (agents may exit while a window is sampled). */
+function ticksOr0(pid: number): number {
   try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-function cpuTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
+    return cpuTicks(pid);
   } catch {
     return 0;
   }
@@ -388,10 +356,10 @@ async function settle(
   let quiet = 0;
   let cores = NaN;
   while (performance.now() < deadline) {
-    const c0 = pids.reduce((a, p) => a + cpuTicks(p), 0);
+    const c0 = pids.reduce((a, p) => a + ticksOr0(p), 0);
     const w0 = performance.now();
     await sleep(1000);
-    const c1 = pids.reduce((a, p) => a + cpuTicks(p), 0);
+    const c1 = pids.reduce((a, p) => a + ticksOr0(p), 0);
     cores = (c1 - c0) / CLK_TCK / ((performance.now() - w0) / 1000);
     quiet = cores < maxCores ? quiet + 1 : 0;
     if (quiet >= 2) return { settled: true, cores: round2(cores), ms: Math.round(performance.now() - t0) };
@@ -693,7 +661,7 @@ class CpuSampler {
 
   private sample(): void {
     const pids = this.nodes.map((n) => n.hub.pid ?? 0);
-    this.samples.push({ t: performance.now(), machine: machineBusyTicks(), ticks: pids.map(cpuTicks) });
+    this.samples.push({ t: performance.now(), machine: machineBusyTicks(), ticks: pids.map(ticksOr0) });
     if (this.samples.length > 20_000) this.samples.shift();
   }
 
@@ -793,14 +761,14 @@ function machineBusyTicks(): number {
 
 /** Start measuring; the function returned ends it (agents started meanwhile count from zero). */
 function loadMeter(lab: Lab): () => Load {
-  const a0 = new Map(lab.livePids().map((p) => [p, cpuTicks(p)]));
+  const a0 = new Map(lab.livePids().map((p) => [p, ticksOr0(p)]));
   const w0 = performance.now();
   const m0 = machineBusyTicks();
   const c0 = process.cpuUsage();
   return () => {
     const wall = (performance.now() - w0) / 1000;
     const machine = (machineBusyTicks() - m0) / CLK_TCK;
-    const agents = lab.livePids().reduce((a, p) => a + cpuTicks(p) - (a0.get(p) ?? 0), 0) / CLK_TCK;
+    const agents = lab.livePids().reduce((a, p) => a + ticksOr0(p) - (a0.get(p) ?? 0), 0) / CLK_TCK;
     const c = process.cpuUsage(c0);
     const bench = (c.user + c.system) / 1e6;
     const per = (x: number): number => round2(x / Math.max(wall, 0.001));
@@ -1361,7 +1329,7 @@ export async function runCollabBench(opts: CollabBenchOptions): Promise<number> 
         'Warm: B rotates over several members, each after one unmeasured round (H→B and B→H peer-API sessions open): an invitee takes at most 10 invitations a minute from one inviter, bursts of 5 (firmware/collab/policy.ts), so ≥ 50 rounds with one B would measure the refusal and the retry back-off (1 s, 2 s, 4 s…). The bench models that bucket and waits (unmeasured) before an invitation that would exceed it. Decline rounds reuse one session. Cold = the first invitation H ever sends to a member (new mutual-TLS session H→B; B’s answer opens B→H), one per member not contacted before. Accept rounds: a new session each (answer + registration with a membership certificate + member stream); H ends them 20 at a time between rounds (unmeasured). Rounds are paced (decline ≥ 100 ms, accept ≥ 250 ms apart).',
         'Fan-out: one POST /v1/invitations for all N, members accept as soon as their stream shows it (8 at a time); once every member is registered with its stream attached (GET /v1/sessions/<id>: connected) and the agents are quiet, H posts messages one at a time (≥ 100 ms apart, the first 3 unmeasured); latency per member = its session:message with that text − post written. “last member” = the slowest member of each message. Sessions are ended after their figures.',
         'Memory: H’s GET /v1/status memory (process.memoryUsage in MB: rss, heapUsed, heapTotal, external) and VmHWM from /proc; heap figures move with garbage collection. “idle” = members verified, nothing sent; “before members registered” = after the invite rounds (≈ 150 declined invitations stored, and a peer-API session each way with every member invited, which is most of the step from idle); then with each fan-out session open (members registered, their streams attached, the messages sent). Deltas: largest session − before (the registrations, streams and messages) and − idle (everything a host with that many members holds). H’s policy adds each registered member to its contacts (contactsOnActivity: add), which also subscribes to their presence: that is in the figures.',
-        'Event streams: a stream silent for 35 s (no heartbeat) or closed by the agent is opened again from the last event seen (feedDrops). The agents’ live streams skip an event when one of its listeners emits another event synchronously (the panel’s panel:changed on invitation:* and presence:* events: the nested event is written first, then the stream drops the lower id; firmware/control/app.ts). The bench sees the gap in the ids, takes the skipped events from GET /v1/events?since=…&follow=false and stamps them with the arrival of the event that revealed the gap (both were emitted in the same tick); eventsSkipped counts them.',
+        'Event streams: a stream silent for 35 s (no heartbeat) or closed by the agent is opened again from the last event seen (feedDrops). A gap in the ids (agents before the event bus delivered nested events in order skipped some) is filled from GET /v1/events?since=…&follow=false, stamped with the arrival of the event that revealed it; eventsSkipped counts them (0 expected).',
         'Session end → member: POST /v1/sessions/<id>/end written on H → session:ended on each member’s stream.',
         'Load: CPU used meanwhile by the lab’s agents, by this process and by everything else on the machine (/proc/stat minus both); other processes above ≈ 0.2 core disturb the figures. hostPeersLost = peer:lost events on H’s stream (People Near Me churn).',
         'Settling: after start-up and after each batch of joins the bench waits (not measured) until the agents’ summed CPU is under 0.15 core for two 1 s windows (bounded).',

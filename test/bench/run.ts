@@ -26,7 +26,6 @@ import { cpus, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { execFileSync } from 'node:child_process';
 import { request } from 'node:http';
 import {
   agentBuilt,
@@ -40,7 +39,7 @@ import {
   type Teardown,
   type WatchEvent,
 } from '../lab/harness.js';
-import { percentile } from '../lab/proc.js';
+import { CLK_TCK, cpuTicks, percentile } from '../lab/proc.js';
 import { collabOptionsFromArgs, runCollabBench } from './collab.js';
 import { runTrustBench, trustOptionsFromArgs } from './trust.js';
 
@@ -250,20 +249,6 @@ async function benchAvahi(
 }
 
 // ---- idle ----
-
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
-}
 
 function memKB(pid: number, key: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

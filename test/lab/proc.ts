@@ -3,7 +3,7 @@
  * kept (with receive timestamps) for assertions and diagnostics, and a generous `waitFor`.
  * No sleeps-as-measurements: a stream records when each line arrived.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -225,35 +225,12 @@ export class Stream<T = string> {
     pred: (v: T) => boolean,
     opts: { timeout?: number; since?: number } = {},
   ): Promise<Stamped<T>> {
-    const since = opts.since ?? 0;
-    const timeout = opts.timeout ?? 20_000;
-    const found = this.records.find((r) => r.t >= since && pred(r.value));
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        this.bus.off('record', onRecord);
-        this.bus.off('exit', onExit);
-      };
-      const onRecord = (rec: Stamped<T>): void => {
-        if (rec.t >= since && pred(rec.value)) {
-          cleanup();
-          resolve(rec);
-        }
-      };
-      const onExit = (): void => {
-        cleanup();
-        reject(
-          new Error(`${this.name} exited (${JSON.stringify(this.exit)}) while waiting:\n${this.tail(20)}`),
-        );
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`${this.name}: no matching record within ${timeout} ms:\n${this.tail(20)}`));
-      }, timeout);
-      if (!this.running) return onExit();
-      this.bus.on('record', onRecord);
-      this.bus.on('exit', onExit);
+    return waitForStamped(this.records, this.bus, pred, opts, {
+      endEvent: 'exit',
+      ended: () => !this.running,
+      endError: () =>
+        new Error(`${this.name} exited (${JSON.stringify(this.exit)}) while waiting:\n${this.tail(20)}`),
+      timeoutError: (ms) => new Error(`${this.name}: no matching record within ${ms} ms:\n${this.tail(20)}`),
     });
   }
 
@@ -361,4 +338,61 @@ export function rssKB(pid: number, key: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
   } catch {
     return NaN;
   }
+}
+
+/** Clock ticks per second of /proc's CPU times. */
+export const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU time a process used so far, in ticks (utime + stime, fields 14 and 15 of /proc/<pid>/stat). */
+export function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+
+/**
+ * The first record stamped at or after `opts.since` matching `pred`: from those already kept, else the
+ * next `record` event on `bus`; rejects at the deadline or on `end.endEvent` (event-driven, no polling).
+ */
+export function waitForStamped<T>(
+  records: readonly Stamped<T>[],
+  bus: EventEmitter,
+  pred: (v: T) => boolean,
+  opts: { timeout?: number; since?: number },
+  end: { endEvent: string; ended: () => boolean; endError: () => Error; timeoutError: (ms: number) => Error },
+): Promise<Stamped<T>> {
+  const since = opts.since ?? 0;
+  const timeout = opts.timeout ?? 20_000;
+  const found = records.find((r) => r.t >= since && pred(r.value));
+  if (found) return Promise.resolve(found);
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      bus.off('record', onRecord);
+      bus.off(end.endEvent, onEnd);
+    };
+    const onRecord = (rec: Stamped<T>): void => {
+      if (rec.t >= since && pred(rec.value)) {
+        cleanup();
+        resolve(rec);
+      }
+    };
+    const onEnd = (): void => {
+      cleanup();
+      reject(end.endError());
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(end.timeoutError(timeout));
+    }, timeout);
+    if (end.ended()) return onEnd();
+    bus.on('record', onRecord);
+    bus.on(end.endEvent, onEnd);
+  });
 }
