@@ -220,7 +220,9 @@ export function createCollaboration(deps: CollaborationDeps): Collaboration {
           if (hosted(e.sessionId) && e.reason === 'removed') streams.close(e.sessionId, e.peerId);
         }),
         deps.bus.on('session:ended', (e: SessionEvents['session:ended']) => {
-          if (hosted(e.sessionId)) queueMicrotask(() => streams.close(e.sessionId));
+          // Each member's `ended` notice ends its stream (SessionStreams.notify); the notices are written
+          // in the microtasks that follow this event, so the streams still open are closed after them.
+          if (hosted(e.sessionId)) setImmediate(() => streams.close(e.sessionId));
           else links.unfollow(e.sessionId);
         }),
         // Seed step 7: a member's first activity (its registration) makes it a contact, per policy.

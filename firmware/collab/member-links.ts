@@ -119,7 +119,7 @@ export class MemberLinks {
   private lost(sessionId: string, host: string, reason: string): void {
     const state = this.joinedState(sessionId);
     if (state === 'left' || state === 'ended' || state === null) return this.unfollow(sessionId);
-    this.deps.membership.onHostLost(host, reason);
+    this.deps.membership.onHostLost(host, reason, sessionId);
   }
 
   private schedule(sessionId: string, l: Link): void {

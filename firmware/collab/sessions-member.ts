@@ -290,10 +290,14 @@ export class SessionMembership {
     this.deps.bus.emit('session:ended', { sessionId });
   }
 
-  /** The peer client lost `hostPeerId` (keep-alive failed): every session it hosts is host-lost. */
-  onHostLost(hostPeerId: string, reason = 'host unreachable'): void {
+  /**
+   * The host is lost: every session it hosts (the peer client's keep-alive failed), or only `sessionId`
+   * (that session's stream ended or could not attach — the host may still serve its other sessions).
+   */
+  onHostLost(hostPeerId: string, reason = 'host unreachable', sessionId?: string): void {
     for (const s of this.joined.values()) {
       if (s.hostPeerId !== hostPeerId || s.state !== 'joined') continue;
+      if (sessionId !== undefined && s.id !== sessionId) continue;
       s.state = 'host-lost';
       this.deps.bus.emit('session:host-lost', { sessionId: s.id, hostPeerId, reason });
       this.log.warn({ session: s.id, host: shortId(hostPeerId), reason }, 'session host lost');

@@ -133,8 +133,9 @@ export function stepLink(s: LinkState, ev: LinkEvent, now: number, cfg: LinkConf
       return offline(s.phase === 'online' ? { ...s, attempts: 0 } : s, now, cfg, ev.reason, told);
     }
     case 'retry':
-      if ((s.phase !== 'offline' && s.phase !== 'forbidden') || s.retryAt === null || now < s.retryAt)
-        return same;
+      if ((s.phase !== 'offline' && s.phase !== 'forbidden') || s.retryAt === null) return same;
+      // A timer may fire a millisecond before the wall clock reaches retryAt: wait again, never drop it.
+      if (now < s.retryAt) return { state: s, effects: [{ type: 'schedule', at: s.retryAt }] };
       return connecting(s, now);
     case 'poke':
       return s.phase === 'offline' ? connecting(s, now, [{ type: 'cancel' }]) : same;

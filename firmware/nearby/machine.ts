@@ -82,7 +82,9 @@ export function step(s: VerifyState, ev: VerifyEvent, now: number, cfg: VerifyCo
         effects: [{ type: 'check', token: s.token + 1 }],
       };
     case 'retry':
-      if (s.phase !== 'unreachable' || s.retryAt === null || now < s.retryAt) return same;
+      if (s.phase !== 'unreachable' || s.retryAt === null) return same;
+      // A timer may fire a millisecond before the wall clock reaches retryAt: wait again, never drop it.
+      if (now < s.retryAt) return { state: s, effects: [{ type: 'schedule', at: s.retryAt }] };
       return { state: { ...s, phase: 'queued', since: now, retryAt: null }, effects: [{ type: 'enqueue' }] };
     case 'lost':
       return { state: null, effects: [{ type: 'cancel' }] };

@@ -195,12 +195,45 @@ t.test('host request → invitations → registration → ordered messages → h
   const rejoin = await call<AcceptView>(b2.sock, 'POST', `/v1/invitations/${back.id}/accept`, {});
   t.match(rejoin, { state: 'accepted', joined: true }, 're-registered after a new invitation');
 
+  // A second session, so that one can end while the other stays open for the host-loss check.
+  const second = (await call<SessionView>(h2.sock, 'POST', '/v1/sessions', {})).id;
+  await call(h2.sock, 'POST', '/v1/invitations', { peers: [B], session: second });
+  const inv2 = await until('B invited to the second session', async () =>
+    (await call<InvitationView[]>(b2.sock, 'GET', '/v1/invitations?direction=in&state=pending')).find(
+      (i) => i.session === second,
+    ),
+  );
+  await call(b2.sock, 'POST', `/v1/invitations/${inv2.id}/accept`, {});
+  await until('B attached to both sessions', async () =>
+    (await stateOf(h2)).members[0]?.connected &&
+    (await call<SessionDetail>(h2.sock, 'GET', `/v1/sessions/${second}`)).members[0]?.connected
+      ? true
+      : undefined,
+  );
+
+  // The host ends the first session: B is told it ended (its stream carries the notice before it
+  // closes), not that the host was lost.
+  const mark = b2.bus.lastId;
+  await call(h2.sock, 'POST', `/v1/sessions/${session}/end`);
+  await until('B sees the session ended', async () =>
+    (await stateOf(b2)).state === 'ended' ? true : undefined,
+  );
+  t.same(
+    b2.bus.since(mark).filter((e) => e.type === 'session:host-lost'),
+    [],
+    'no host-lost on the way to ended',
+  );
+
   // The host goes away for good: B learns it within 5 s.
   h2.stopped = true;
   await h2.stop();
   await until(
     'B sees the host lost',
-    async () => ((await stateOf(b2)).state === 'host-lost' ? true : undefined),
+    async () =>
+      (await call<SessionDetail>(b2.sock, 'GET', `/v1/sessions/${second}`)).state === 'host-lost'
+        ? true
+        : undefined,
     10_000,
   );
+  t.equal((await stateOf(b2)).state, 'ended', 'the ended session stays ended');
 });

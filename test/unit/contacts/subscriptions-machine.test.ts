@@ -55,6 +55,9 @@ t.test('ended while online: offline at once, reconnects with back-off and since=
   let now = 10;
   for (let i = 0; i < 7; i++) {
     delays.push(s.retryAt! - now);
+    const early = stepLink(s, { type: 'retry' }, s.retryAt! - 1, cfg);
+    t.same(early.effects, [{ type: 'schedule', at: s.retryAt }], 'a timer that fired early waits again');
+    t.equal(early.state, s, '…and does not connect before it is due');
     now = s.retryAt!;
     const c = stepLink(s, { type: 'retry' }, now, cfg);
     t.match(c.effects, [{ type: 'connect', since: 4 }]);

@@ -64,7 +64,9 @@ t.test('unreachable: back-off doubles, then gives up after maxAttempts', async (
     if (i < 3) {
       t.same(fx(r), ['schedule']);
       delays.push(s.retryAt! - now);
-      t.same(fx(step(s, { type: 'retry' }, s.retryAt! - 1, cfg)), [], 'not before it is due');
+      const early = step(s, { type: 'retry' }, s.retryAt! - 1, cfg);
+      t.same(early.effects, [{ type: 'schedule', at: s.retryAt }], 'a timer that fired early waits again');
+      t.equal(early.state, s, '…and does not check before it is due');
       now = s.retryAt!;
       const q = step(s, { type: 'retry' }, now, cfg);
       t.same(fx(q), ['enqueue']);
