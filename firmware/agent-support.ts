@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { dirname } from 'node:path';
+import type { InterfaceView } from './control/types.js';
 import { PeerhubError } from './core/errors.js';
 
 /** The package version, from dist/ (compiled) or the source tree. */
@@ -60,4 +61,14 @@ export function memoryMB(): Record<'rss' | 'heapTotal' | 'heapUsed' | 'external'
     external: mb(m.external),
     arrayBuffers: mb(m.arrayBuffers),
   };
+}
+
+/** `peerhub status`: the host's interfaces as an owner diagnosing over SSH wants them (no loopback). */
+export function interfacesView(): InterfaceView[] {
+  return Object.entries(networkInterfaces()).flatMap(([name, addrs]) => {
+    const list = (addrs ?? []).filter((a) => !a.internal);
+    if (list.length === 0) return [];
+    const mac = list.find((a) => a.mac && a.mac !== '00:00:00:00:00:00')?.mac ?? null;
+    return [{ name, addresses: list.map((a) => a.cidr ?? a.address), mac }];
+  });
 }

@@ -25,7 +25,7 @@ import type { ApplicationEvents, Applications, ObjectEvents, Objects } from './c
 import { createObjects } from './collab/objects.js';
 import { createContactsControl } from './contacts/views.js';
 import type { ContactsControl } from './control/contacts-types.js';
-import type { PeerRow } from './control/types.js';
+import type { PeerRow, StatusCounts } from './control/types.js';
 import { parsePeerId, peerName } from './identity/index.js';
 import { TlsCertificates } from './identity/tls.js';
 import type { Identity } from './identity/types.js';
@@ -63,6 +63,7 @@ export interface Trust {
   /** For `peerhub doctor`: the TLS leaf's expiry and whether it is provisional, the clock's state. */
   tlsInfo(): { notAfter: number; provisional: boolean; clockSynchronised: boolean };
   peers(): PeerRow[];
+  counts(): StatusCounts;
   counters(): Record<string, number>;
   /** Services started, in order: the agent stops them in reverse. */
   stops: Array<[string, () => Promise<void>]>;
@@ -318,6 +319,28 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
       return { notAfter, provisional, clockSynchronised: tls.clockSynchronised() };
     },
     peers: () => nearby.view(),
+    counts: () => {
+      const rows = nearby.view();
+      // Before the collaboration stores are loaded its views answer PH_ERR_STARTING: count nothing yet.
+      const safe = <T>(fn: () => T[]): T[] => {
+        try {
+          return fn();
+        } catch {
+          return [];
+        }
+      };
+      const invitations = safe(() => collaboration.control.invitations());
+      const sessions = safe(() => collaboration.control.sessions());
+      return {
+        peers: rows.length,
+        verifiedPeers: rows.filter((r) => r.verified).length,
+        contacts: contacts.list().length,
+        invitations: invitations.length,
+        pendingInvitations: invitations.filter((i) => i.state === 'pending').length,
+        sessions: sessions.length,
+        openSessions: sessions.filter((x) => x.state !== 'ended' && x.state !== 'left').length,
+      };
+    },
     counters: () => ({ ...prefixed('nearby.', nearby.counters()), ...collaboration.counters() }),
     stops,
   };

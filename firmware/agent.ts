@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { claimSocket, memoryMB, packageVersion } from './agent-support.js';
+import { claimSocket, interfacesView, memoryMB, packageVersion } from './agent-support.js';
 import type { AgentPanel } from './agent-panel.js';
 import type { Trust, TrustEvents } from './agent-trust.js';
 import { loadConfig, type LoadInput } from './config/load.js';
@@ -114,6 +114,8 @@ export async function startAgent(
       uptimeMs: Date.now() - started,
       counters: { ...presence.counters(), ...(trust?.counters() ?? {}) },
       memory: memoryMB(),
+      interfaces: interfacesView(),
+      ...(trust ? { counts: trust.counts() } : {}),
     };
   };
 

@@ -32,10 +32,34 @@ export function formatStatus(s: StatusView): string {
       `${s.mdns.backend}, instance ${s.mdns.instance ?? '(not published)'}, host ${s.mdns.host}.local`,
     ],
     ['Peer API port', String(s.port)],
-    ['Agent', `v${s.version}, pid ${s.pid}, up ${Math.round(s.uptimeMs / 1000)}s`],
+    ['Agent', `v${s.version}, pid ${s.pid}, up ${duration(s.uptimeMs)}`],
   ];
+  if (s.memory) {
+    rows.push(['Memory', `${s.memory.rss} MB resident, heap ${s.memory.heapUsed}/${s.memory.heapTotal} MB`]);
+  }
+  for (const [i, n] of (s.interfaces ?? []).entries()) {
+    rows.push([i === 0 ? 'Interfaces' : '', `${n.name} ${n.addresses.join(' ')}`]);
+  }
+  if (s.counts) {
+    const c = s.counts;
+    rows.push(
+      ['Peers near me', `${c.peers} (${c.verifiedPeers} verified)`],
+      ['Contacts', String(c.contacts)],
+      ['Invitations', `${c.invitations} (${c.pendingInvitations} pending)`],
+      ['Sessions', `${c.sessions} (${c.openSessions} open)`],
+    );
+  }
   const w = Math.max(...rows.map((r) => r[0].length));
-  return rows.map(([k, v]) => `${(k + ':').padEnd(w + 1)} ${v}`).join('\n');
+  return rows.map(([k, v]) => `${(k ? k + ':' : '').padEnd(w + 1)} ${v}`).join('\n');
+}
+
+/** 42s, 5m 3s, 2h 5m, 3d 4h. */
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
 }
 
 /** What People Near Me can tell about a row: SPOOF first, it must never pass for that person. */

@@ -23,6 +23,26 @@ export interface StatusView {
   uptimeMs: number;
   counters: Record<string, number>;
   memory?: Record<string, number>; // MB: rss, heapTotal, heapUsed, external, arrayBuffers
+  /** The host's network interfaces (loopback left out): addresses in CIDR form. */
+  interfaces?: InterfaceView[];
+  /** How much the hub knows: People Near Me rows (verified), contacts, invitations, sessions. */
+  counts?: StatusCounts;
+}
+
+export interface InterfaceView {
+  name: string;
+  addresses: string[]; // "10.77.0.2/24", "fe80::1/64"
+  mac: string | null;
+}
+
+export interface StatusCounts {
+  peers: number;
+  verifiedPeers: number;
+  contacts: number;
+  invitations: number;
+  pendingInvitations: number;
+  sessions: number;
+  openSessions: number;
 }
 
 /** A row of People Near Me as the user sees it: the mDNS view plus what the TLS handshake proved. */

@@ -50,6 +50,22 @@ t.test('two agents see each other, a status change and a sign-out', async (t) =>
 
   const s = await call<StatusView>(b.sock, 'GET', '/v1/status');
   t.match(s, { nickname: 'Attic', scope: 'NearMe', presence: { status: 'Busy', text: 'call' } });
+  t.match(
+    s,
+    { version: /^\d+\.\d+\.\d+/, uptimeMs: Number, memory: { rss: Number } },
+    'uptime, version, memory',
+  );
+  t.match(s.counts, { peers: 1, contacts: 0, invitations: 0, pendingInvitations: 0, sessions: 0 }, 'counts');
+  t.ok(Array.isArray(s.interfaces), 'interfaces listed');
+  t.notOk(
+    s.interfaces?.some((i) => i.addresses.some((a) => a.startsWith('127.'))),
+    'loopback left out',
+  );
+  const human = await run(['--socket', b.sock, 'status']);
+  t.match(human.stdout, /Memory:\s+[\d.]+ MB resident/);
+  t.match(human.stdout, /Peers near me:\s+1 \(\d verified\)/);
+  t.match(human.stdout, /Invitations:\s+0 \(0 pending\)/);
+  t.match(human.stdout, /Sessions:\s+0 \(0 open\)/);
 
   await call(b.sock, 'POST', '/v1/signout', {});
   await until('A loses B', async () =>
