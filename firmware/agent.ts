@@ -17,7 +17,7 @@ import type { Identity } from './identity/types.js';
 import { LocalPresence } from './me/local-presence.js';
 import { onSubnet } from './me/machine.js';
 import type { LocalPresenceEvents } from './me/types.js';
-import { createMdnsPresence } from './presence/index.js';
+import { createPresence } from './presence/index.js';
 import type { MdnsTransport } from './presence/transport.js';
 import type { PresenceService } from './presence/types.js';
 
@@ -71,9 +71,10 @@ export async function startAgent(
     { dataDir: config.data_dir },
   );
 
-  const presence: PresenceService = createMdnsPresence(
+  const presence: PresenceService = await createPresence(
     { clock, logger: logger.child({ component: 'presence' }), bus, transport: overrides.transport },
     {
+      backend: config.presence.backend,
       interface: config.interface,
       hostname: config.presence.hostname,
       ttlHost: config.presence.ttl_host,

@@ -33,8 +33,8 @@ export const ConfigSchema = {
       required: ['backend', 'ttl_host', 'ttl_service'],
       properties: {
         backend: oneOf(
-          ['auto', 'multicast-dns'],
-          'presence backend (auto = multicast-dns until the Avahi backend lands)',
+          ['auto', 'multicast-dns', 'avahi'],
+          'presence backend: auto = Avahi over D-Bus when avahi-daemon answers on the system bus, else multicast-dns; avahi falls back to multicast-dns if unreachable',
         ),
         hostname: { type: 'string', pattern: LABEL, description: 'mDNS host label override' },
         ttl_host: { type: 'integer', minimum: 1, maximum: 86400, description: 'TTL of A records, seconds' },
@@ -68,7 +68,7 @@ export interface Config {
   interface?: string;
   log_level: 'debug' | 'info' | 'warn' | 'error';
   presence: {
-    backend: 'auto' | 'multicast-dns';
+    backend: 'auto' | 'multicast-dns' | 'avahi';
     hostname?: string;
     ttl_host: number;
     ttl_service: number;

@@ -45,8 +45,23 @@ export function evaluate(f: DoctorFacts): Check[] {
   add('agent', 'pass', `running ${Math.round(f.uptimeMs / 1000)} s, version ${f.version}`);
   add('control-socket', 'pass', f.controlSocket);
 
-  const others = f.port5353.filter((p) => p !== 'node' && p !== 'peerhub');
-  if (f.mdnsBackend === 'multicast-dns' && others.length > 0) {
+  const ours = (p: string): boolean => p === 'node' || p === 'peerhub';
+  const others = f.port5353.filter((p) => !ours(p));
+  if (f.mdnsBackend === 'avahi' && !f.port5353.includes('avahi-daemon')) {
+    add(
+      'mdns',
+      'warn',
+      'backend avahi, but avahi-daemon does not hold port 5353: publishing is paused until it is back',
+      '`systemctl status avahi-daemon`; the agent publishes again as soon as it runs',
+    );
+  } else if (f.mdnsBackend === 'avahi' && f.port5353.some(ours)) {
+    add(
+      'mdns',
+      'warn',
+      `backend avahi; port 5353 also held by ${f.port5353.filter(ours).join(', ')}`,
+      'another multicast-dns responder fights avahi-daemon: stop it',
+    );
+  } else if (f.mdnsBackend === 'multicast-dns' && others.length > 0) {
     add(
       'mdns',
       'warn',

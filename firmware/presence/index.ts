@@ -19,3 +19,10 @@ export function createMdnsPresence(
   const transport = deps.transport ?? createMulticastDnsTransport({ interface: init.interface }, deps.logger);
   return new MdnsPresence({ ...deps, transport }, init);
 }
+export {
+  createPresence,
+  type PresenceBackendChoice,
+  type PresenceDeps,
+  type PresenceOptions,
+} from './select.js';
+export { createAvahiPresence, probeAvahi, type AvahiProbe, type AvahiPresenceInit } from './avahi/index.js';

@@ -2,7 +2,8 @@
 import { lookup, type CacheState } from './cache.js';
 import { SERVICE_TYPE } from './constants.js';
 import { nicknameOf, parseTxt } from './names.js';
-import type { LostReason, NearbyPeer, PresenceEvents } from './types.js';
+import type { Logger } from '../core/logger.js';
+import type { Emitter, LostReason, NearbyPeer, PresenceEvents } from './types.js';
 import { TYPE, nameKey, splitName, type ResourceRecord } from './wire.js';
 
 export interface Self {
@@ -120,4 +121,24 @@ export function diffPeers(
     events.push({ type: 'peer:lost', data: { peer: p, reason: reasons.get(k) ?? 'expired' } });
   }
   return events;
+}
+
+/**
+ * Both backends' last step: tell the bus what changed between the table shown and `next` (a loss is
+ * logged), forget the loss reasons used, and return `next` as the table now shown.
+ */
+export function showPeers(
+  prev: ReadonlyMap<string, NearbyPeer>,
+  next: Map<string, NearbyPeer>,
+  reasons: Map<string, LostReason>,
+  deps: { log: Logger; bus: Emitter<PresenceEvents> },
+): Map<string, NearbyPeer> {
+  const events = diffPeers(prev, next, reasons);
+  reasons.clear();
+  for (const ev of events) {
+    if (ev.type === 'peer:lost')
+      deps.log.info({ instance: ev.data.peer.instance, reason: ev.data.reason }, 'peer lost');
+    deps.bus.emit(ev.type, ev.data as never);
+  }
+  return next;
 }

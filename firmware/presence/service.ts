@@ -8,7 +8,7 @@ import { PeerhubError, wrap } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { cacheDeadline, cacheStep, emptyCache, type CacheEffect, type CacheEvent } from './cache.js';
 import { MDNS_PORT, SERVICE_TYPE, TTL_HOST_S, TTL_SERVICE_S } from './constants.js';
-import { diffPeers, buildPeers, relevant, srvTargets } from './peers.js';
+import { buildPeers, relevant, showPeers, srvTargets } from './peers.js';
 import { Publisher } from './publisher.js';
 import { initialQueryState, queryStep, type QueryEvent } from './querier.js';
 import { Timers, Wire, onLink } from './shell.js';
@@ -261,13 +261,6 @@ export class MdnsPresence implements PresenceService {
   private refreshPeers(): void {
     const self = { instanceKey: this.publisher.instanceKey(), peerId: this.publisher.peerId() };
     const next = buildPeers(this.cache, self, this.table, this.deps.clock.now());
-    const events = diffPeers(this.table, next, this.lostReasons);
-    this.table = next;
-    this.lostReasons.clear();
-    for (const ev of events) {
-      if (ev.type === 'peer:lost')
-        this.log.info({ instance: ev.data.peer.instance, reason: ev.data.reason }, 'peer lost');
-      this.deps.bus.emit(ev.type, ev.data as never);
-    }
+    this.table = showPeers(this.table, next, this.lostReasons, { log: this.log, bus: this.deps.bus });
   }
 }

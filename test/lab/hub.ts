@@ -278,7 +278,12 @@ export class Hub {
   }
 
   private configText(): string {
-    const presence: Record<string, string | number | boolean> = { ...this.opts.presence };
+    // multicast-dns unless a test asks otherwise: with `auto`, a lab hub could reach a host's own
+    // avahi-daemon through the system bus socket and publish outside the lab.
+    const presence: Record<string, string | number | boolean> = {
+      backend: 'multicast-dns',
+      ...this.opts.presence,
+    };
     const host = this.hostname;
     if (host !== null && presence.hostname === undefined) presence.hostname = host;
     const lines = ['[presence]'];

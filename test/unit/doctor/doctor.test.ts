@@ -54,6 +54,8 @@ t.test('a healthy hub passes every check', async (t) => {
 t.test('each problem is named, with a hint', async (t) => {
   const cases: Array<[Partial<DoctorFacts>, string, 'warn' | 'fail']> = [
     [{ port5353: ['node', 'avahi-daemon'] }, 'mdns', 'warn'],
+    [{ mdnsBackend: 'avahi', port5353: [] }, 'mdns', 'warn'],
+    [{ mdnsBackend: 'avahi', port5353: ['avahi-daemon', 'node'] }, 'mdns', 'warn'],
     [{ multicastRoute: false }, 'multicast-route', 'fail'],
     [{ peersSeen: 0, peersVerified: 0 }, 'peers', 'warn'],
     [{ clockSynchronised: false, now: 0 }, 'clock', 'warn'],
@@ -71,6 +73,11 @@ t.test('each problem is named, with a hint', async (t) => {
     t.ok(c?.hint, `${name} says what to do`);
   }
   t.equal(worst(evaluate({ ...good, multicastRoute: false })), 'fail');
+  t.equal(
+    by({ ...good, mdnsBackend: 'avahi', port5353: ['avahi-daemon'] }).mdns?.status,
+    'pass',
+    'avahi backend with avahi-daemon alone on 5353 is healthy',
+  );
   t.equal(
     by({ ...good, panel: { board: 'virtual', onPi: false } }).panel?.status,
     'pass',
