@@ -24,6 +24,8 @@ export interface AgentPanelDeps {
   bus: ConstructorParameters<typeof Panel>[0]['bus'];
   localPresence(): LocalPresenceState;
   setPresence(status: PresenceStatus): Promise<unknown>;
+  /** Faults the owner must act on (a first boot that failed): the status LED shows `fault` while any. */
+  faults?(): string[];
 }
 
 export interface AgentPanel {
@@ -70,7 +72,8 @@ export async function startPanel(deps: AgentPanelDeps): Promise<AgentPanel | nul
       return s.scope === 'None' ? null : s.status;
     },
     setPresence: deps.setPresence,
-    health: (): HubStatus => (networkUp(config.interface) ? 'ready' : 'no-network'),
+    health: (): HubStatus =>
+      (deps.faults?.().length ?? 0) > 0 ? 'fault' : networkUp(config.interface) ? 'ready' : 'no-network',
   });
   panel.start();
   return {

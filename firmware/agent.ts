@@ -14,6 +14,8 @@ import type { StatusView } from './control/types.js';
 import { loadOrCreateIdentity } from './identity/files.js';
 import { peerName } from './identity/peerid.js';
 import type { Identity } from './identity/types.js';
+import { firstBootErrors, readFirstBootResult } from './firstboot/result.js';
+import type { FirstBootStatus } from './firstboot/types.js';
 import { LocalPresence } from './me/local-presence.js';
 import { onSubnet } from './me/machine.js';
 import type { LocalPresenceEvents } from './me/types.js';
@@ -53,6 +55,8 @@ export interface AgentOverrides {
   peerListenPort?: number;
   /** The agent's clock (tests: a Pi without RTC that believes it is 1970). */
   clock?: Clock;
+  /** Where `peerhub firstboot` leaves its result (default /var/lib/peerhub-firstboot/result.json). */
+  firstBootResult?: string;
 }
 
 /** Composition root: config → services → start in order; stop in reverse. The only file that knows everyone. */
@@ -120,6 +124,11 @@ export async function startAgent(
     };
   };
 
+  // The first boot ran before the agent (peerhub-firstboot.service): its errors are a fault to show.
+  const firstBoot = (): FirstBootStatus | null => readFirstBootResult(overrides.firstBootResult);
+  const failedBoot = firstBootErrors(firstBoot());
+  if (failedBoot.length > 0) logger.warn({ errors: failedBoot }, 'first boot reported errors');
+
   const stops: Array<[string, () => Promise<void>]> = [];
   let trust: Trust | null = null;
   let panel: AgentPanel | null = null;
@@ -142,6 +151,7 @@ export async function startAgent(
       bus,
       localPresence: () => me.state,
       setPresence: (st) => me.set(st, me.state.text),
+      faults: () => firstBootErrors(firstBoot()),
     });
     const { startTrust } = await import('./agent-trust.js');
     trust = await startTrust({
@@ -179,7 +189,9 @@ export async function startAgent(
     control.get('/v1/doctor', async () => {
       const { doctorFacts } = await import('./doctor/gather.js');
       const { evaluate } = await import('./doctor/checks.js');
-      return evaluate(doctorFacts({ config, identity, clock, status, trust: t, panel }));
+      return evaluate(
+        doctorFacts({ config, identity, clock, status, trust: t, panel, firstBoot: firstBoot() }),
+      );
     });
     await control.listen({ path: config.control_socket });
     chmodSync(config.control_socket, 0o660);
@@ -223,6 +235,9 @@ export async function runAgent(input: LoadInput): Promise<number> {
     return 2;
   }
   const logger = createLogger(config.log_level);
+  // Under systemd (Type=notify, WatchdogSec=): READY=1, watchdog pings, STOPPING=1. Inert elsewhere.
+  const { createSdNotifier } = await import('./core/sd-notify.js');
+  const systemd = createSdNotifier({ logger: logger.child({ component: 'systemd' }) });
   let agent: Agent;
   try {
     agent = await startAgent(config, logger);
@@ -230,23 +245,29 @@ export async function runAgent(input: LoadInput): Promise<number> {
     const code = isPeerhubError(e) ? e.code : 'PH_ERR_INTERNAL';
     logger.error({ code, err: (e as Error).message }, 'agent failed to start');
     process.stderr.write(`peerhub: ${(e as Error).message}\n`);
+    systemd.status(`failed to start: ${(e as Error).message}`);
+    await systemd.close();
     return 1;
   }
+  systemd.ready(`ready: peer ${agent.identity.shortId}, control socket ${config.control_socket}`);
+  systemd.startWatchdog();
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onSignal = (sig: NodeJS.Signals): void => {
       if (stopping) return;
       stopping = true;
       logger.info({ signal: sig }, 'stopping');
+      systemd.stopping('stopping');
       const deadline = setTimeout(() => {
         logger.warn({ deadlineMs: STOP_DEADLINE_MS }, 'stop deadline passed; exiting');
         process.exit(0);
       }, STOP_DEADLINE_MS);
-      void agent.stop().then(() => {
+      void agent.stop().then(async () => {
         clearTimeout(deadline);
         logger.info({}, 'stopped');
         process.off('SIGTERM', onSignal);
         process.off('SIGINT', onSignal);
+        await systemd.close(500);
         resolve(0);
       });
     };

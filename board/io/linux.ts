@@ -24,6 +24,10 @@ import {
 } from '../types.js';
 import { EvdevReader, findInputHandler } from './evdev.js';
 
+/** Retries of the delay_on/delay_off writes after `timer` created them (see setDelays). */
+const DELAY_RETRIES = 10;
+const DELAY_RETRY_MS = 20;
+
 export interface LinuxRoots {
   /** Default /sys/class/leds. */
   ledsDir: string;
@@ -268,12 +272,30 @@ export class LinuxIO extends EventEmitter implements PanelIO {
     const off = Math.max(1, Math.round(offMs));
     // Writing `timer` creates delay_on/delay_off (default 500/500), then the pattern is set.
     if (slot.state !== 'blink') this.write(i, slot, 'trigger', 'timer');
-    this.write(i, slot, 'delay_on', String(on));
-    this.write(i, slot, 'delay_off', String(off));
     slot.state = 'blink';
     slot.onMs = on;
     slot.offMs = off;
+    this.setDelays(i, slot, on, off, DELAY_RETRIES);
     return this;
+  }
+
+  /**
+   * The files `timer` just created are root's until udev's change rule hands them to group peerhub
+   * (deploy/deb/60-peerhub.rules): a write that comes first is refused, so try again for ~200 ms.
+   * The kernel blinks 500/500 meanwhile, and keeps doing so if it never works (logged once).
+   */
+  private setDelays(i: number, slot: LedSlot, on: number, off: number, left: number): void {
+    if (this.closed || slot.state !== 'blink' || slot.onMs !== on || slot.offMs !== off) return;
+    try {
+      writeFileSync(join(slot.dir, 'delay_on'), String(on));
+      writeFileSync(join(slot.dir, 'delay_off'), String(off));
+    } catch {
+      if (left > 0) {
+        setTimeout(() => this.setDelays(i, slot, on, off, left - 1), DELAY_RETRY_MS).unref();
+        return;
+      }
+      if (this.write(i, slot, 'delay_on', String(on))) this.write(i, slot, 'delay_off', String(off));
+    }
   }
 
   stopBlink(pin: string | number): this {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
+import { packageVersion } from '../agent-support.js';
 import { isPeerhubError } from '../core/errors.js';
 import type { PeerRow, StatusView } from '../control/types.js';
 import { PRESENCE_STATES, SCOPES } from '../presence/types.js';
@@ -17,6 +18,7 @@ import type { BusEvent } from '../core/bus.js';
 const program = new Command('peerhub')
   .description('peerhub: LAN presence hub (People Near Me, contacts, invitations)')
   .option('-s, --socket <path>', 'control socket (env PEERHUB_SOCKET)')
+  .version(packageVersion(), '-V, --version', 'print the version of this peerhub')
   .showHelpAfterError()
   .exitOverride();
 
@@ -50,6 +52,17 @@ program
         log_level: o.logLevel,
       },
     });
+  });
+
+program
+  .command('firstboot')
+  .description('apply peerhub.toml from the boot partition once, then retire it without its secrets')
+  .option('--boot-dir <dir>', 'where the FAT boot partition is mounted', '/boot/firmware')
+  .option('--root <dir>', 'root of the system to configure (the running system is changed only for /)', '/')
+  .option('--result <file>', 'result file (default <root>/var/lib/peerhub-firstboot/result.json)')
+  .action(async (o: { bootDir: string; root: string; result?: string }) => {
+    const { runFirstBoot } = await import('../firstboot/run.js');
+    process.exitCode = await runFirstBoot(o);
   });
 
 program

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseToml } from 'smol-toml';
@@ -33,8 +33,13 @@ function defaults(env: NodeJS.ProcessEnv): Record<string, unknown> {
   };
 }
 
+/** The installed package's config (deploy/deb/peerhub.toml): used when no file is named. */
+export const SYSTEM_CONFIG_FILE = '/etc/peerhub/peerhub.toml';
+
 export interface LoadInput {
   configFile?: string;
+  /** Read when neither `configFile` nor PEERHUB_CONFIG names a file and it exists (tests: another path, or null for none). */
+  systemConfigFile?: string | null;
   flags?: Record<string, string | undefined>; // keyed by path (data_dir, port…)
   env?: NodeJS.ProcessEnv;
 }
@@ -78,7 +83,8 @@ export function loadConfig(input: LoadInput = {}): Config {
   const env = input.env ?? process.env;
   const sources = new Map<string, Source>();
   const cfg: Record<string, unknown> = defaults(env);
-  const file = input.configFile ?? env.PEERHUB_CONFIG;
+  const system = input.systemConfigFile === undefined ? SYSTEM_CONFIG_FILE : input.systemConfigFile;
+  const file = input.configFile || env.PEERHUB_CONFIG || (system && existsSync(system) ? system : undefined);
   if (file) {
     let text: string;
     try {

@@ -31,6 +31,8 @@ export interface DoctorFacts {
   quarantined: string[];
   disk: { freeBytes: number; path: string } | null;
   panel: { board: 'linux' | 'virtual' | 'none'; onPi: boolean; overlayHint?: string };
+  /** The last first-boot file's outcome (null: none was applied on this machine). */
+  firstBoot?: { ok: boolean; errors: string[]; at: string | null } | null;
 }
 
 const DAY = 86_400_000;
@@ -164,6 +166,17 @@ export function evaluate(f: DoctorFacts): Check[] {
       f.panel.overlayHint,
     );
   else add('panel', 'pass', f.panel.board === 'none' ? 'no panel' : 'virtual panel (no hub hardware here)');
+
+  const fb = f.firstBoot;
+  if (fb && fb.ok) add('first-boot', 'pass', `boot-partition settings applied${fb.at ? ` ${fb.at}` : ''}`);
+  else if (fb)
+    add(
+      'first-boot',
+      'fail',
+      fb.errors.join('; ') || 'first boot failed',
+      'fix peerhub.toml on the boot partition (see peerhub-applied.toml or peerhub-invalid.toml there, ' +
+        'and `journalctl -u peerhub-firstboot`), put it back as peerhub.toml and reboot',
+    );
   return c;
 }
 

@@ -6,6 +6,7 @@ import type { Trust } from '../agent-trust.js';
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import type { StatusView } from '../control/types.js';
+import type { FirstBootStatus } from '../firstboot/types.js';
 import type { Identity } from '../identity/types.js';
 import type { DoctorFacts } from './checks.js';
 import { freeSpace, multicastRoute, onRaspberryPi, port5353Owners, quarantinedFiles } from './facts.js';
@@ -18,6 +19,7 @@ export function doctorFacts(a: {
   status(): StatusView;
   trust: Trust;
   panel: AgentPanel | null;
+  firstBoot: FirstBootStatus | null;
 }): DoctorFacts {
   const s = a.status();
   const peers = a.trust.peers();
@@ -55,5 +57,6 @@ export function doctorFacts(a: {
     quarantined: quarantinedFiles(a.config.data_dir),
     disk: freeSpace(a.config.data_dir),
     panel: { board, onPi: onRaspberryPi(), ...(hint ? { overlayHint: hint } : {}) },
+    firstBoot: a.firstBoot,
   };
 }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAgent, type Agent } from '../../firmware/agent.js';
@@ -19,13 +19,16 @@ import { freePort, until } from './wait.js';
 const lan = createTestLan({ clock: systemClock });
 
 type Hub = Agent & { sock: string };
-async function hub(nickname: string, ip: string): Promise<Hub> {
+async function hub(nickname: string, ip: string, firstBootResult?: string): Promise<Hub> {
   const dir = mkdtempSync(join(tmpdir(), 'ph-panel-'));
   const config = loadConfig({
     env: { HOME: dir },
     flags: { data_dir: dir, nickname, port: String(await freePort()) },
   });
-  const agent = await startAgent(config, silentLogger(), { transport: lan.transport(ip) });
+  const agent = await startAgent(config, silentLogger(), {
+    transport: lan.transport(ip),
+    firstBootResult: firstBootResult ?? join(dir, 'no-first-boot.json'),
+  });
   t.teardown(() => agent.stop());
   return Object.assign(agent, { sock: config.control_socket });
 }
@@ -123,4 +126,34 @@ t.test('invite → invitee blinks → Accept pressed → host solid; Decline; lo
     peers: 'pass',
     store: 'pass',
   });
+});
+
+t.test('a first boot that failed: status LED shows fault, doctor says what to fix', async (t) => {
+  const result = join(mkdtempSync(join(tmpdir(), 'ph-fb-')), 'result.json');
+  const errors = ['wifi.country: "XX" is not an ISO 3166 country code'];
+  writeFileSync(result, JSON.stringify({ at: '2026-11-25T08:00:00Z', applied: [], errors, warnings: [] }));
+  const h = await hub('Faulty', '127.0.0.33', result);
+  t.same(led(await panel(h), 'status'), PATTERNS.statusFault, 'fault, not ready');
+  const checks = await call<Array<{ name: string; status: string; detail: string; hint?: string }>>(
+    h.sock,
+    'GET',
+    '/v1/doctor',
+  );
+  t.match(
+    checks.find((c) => c.name === 'first-boot'),
+    {
+      status: 'fail',
+      detail: /wifi\.country/,
+      hint: /peerhub\.toml/,
+    },
+  );
+  // A later first boot that went well clears it (the panel re-reads at its next health beat).
+  writeFileSync(result, JSON.stringify({ at: '2026-11-25T09:00:00Z', applied: ['hostname'], errors: [] }));
+  await call(h.sock, 'POST', '/v1/panel/press', { button: 'decline' }); // any refresh will do
+  await until(
+    'status LED ready',
+    async () => (led(await panel(h), 'status').state === PATTERNS.statusReady.state ? true : undefined),
+    20_000,
+  );
+  t.same(led(await panel(h), 'status'), PATTERNS.statusReady);
 });

@@ -1,10 +1,13 @@
 import t from 'tap';
 import five from 'johnny-five';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { isBoardError } from '../../../board/errors.js';
 import { encodeKeyFrame } from '../../../board/input-event.js';
 import { LinuxIO } from '../../../board/io/linux.js';
 import { checkPins, DEFAULT_PINS } from '../../../board/pins.js';
 import { fakeHub, next, openWriter, PI4_COMPATIBLE, PI5_COMPATIBLE, sleep } from './fixtures/hub.js';
+import { until } from '../wait.js';
 
 const BTN_0 = 0x100;
 const BTN_1 = 0x101;
@@ -49,6 +52,25 @@ t.test('LEDs: brightness follows max_brightness; blink hands the pattern to the 
     t.equal(hub.led(l, 'brightness'), '0', `close leaves ${l} off`);
   io.digitalWrite('invite', 1);
   t.equal(hub.led('peerhub:invite', 'brightness'), '0', 'writes after close are ignored');
+});
+
+t.test('blink: delay files refused at first (udev not done yet) are written once they can be', async (t) => {
+  const hub = fakeHub(t.testdir(), { keys: false });
+  const io = new LinuxIO({ pins: { ...DEFAULT_PINS, keys: {} }, roots: hub.roots });
+  t.teardown(() => io.close());
+  await io.open();
+  // Stand-in for the root-owned files the timer trigger creates: a write to a directory fails.
+  const dir = join(hub.roots.ledsDir, 'peerhub:invite');
+  mkdirSync(join(dir, 'delay_on'));
+  io.blink('invite', 120, 880);
+  t.equal(hub.led('peerhub:invite', 'trigger'), 'timer', 'the kernel blinks at once');
+  rmSync(join(dir, 'delay_on'), { recursive: true });
+  await until('delays written', () =>
+    existsSync(join(dir, 'delay_off')) ? hub.led('peerhub:invite', 'delay_off') : undefined,
+  );
+  t.equal(hub.led('peerhub:invite', 'delay_on'), '120');
+  t.equal(hub.led('peerhub:invite', 'delay_off'), '880');
+  t.same(io.ledState('invite'), { state: 'blink', onMs: 120, offMs: 880 });
 });
 
 t.test('johnny-five Led drives the sysfs LED through the plugin', async (t) => {

@@ -66,6 +66,11 @@ t.test('each problem is named, with a hint', async (t) => {
     [{ disk: { freeBytes: 5 * 1024 * 1024, path: '/' } }, 'disk', 'fail'],
     [{ disk: { freeBytes: 50 * 1024 * 1024, path: '/' } }, 'disk', 'warn'],
     [{ panel: { board: 'virtual', onPi: true, overlayHint: 'add dtoverlay=peerhub-pi5' } }, 'panel', 'warn'],
+    [
+      { firstBoot: { ok: false, errors: ['timezone: Mars/Olympus is not a time zone'], at: null } },
+      'first-boot',
+      'fail',
+    ],
   ];
   for (const [patch, name, status] of cases) {
     const c = by({ ...good, ...patch })[name];
@@ -73,6 +78,12 @@ t.test('each problem is named, with a hint', async (t) => {
     t.ok(c?.hint, `${name} says what to do`);
   }
   t.equal(worst(evaluate({ ...good, multicastRoute: false })), 'fail');
+  t.match(
+    by({ ...good, firstBoot: { ok: true, errors: [], at: '2026-11-25T08:00:00Z' } })['first-boot'],
+    { status: 'pass', detail: /applied 2026-11-25/ },
+    'a first boot that went well passes',
+  );
+  t.notOk(by(good)['first-boot'], 'no first boot on this machine: no check');
   t.equal(
     by({ ...good, mdnsBackend: 'avahi', port5353: ['avahi-daemon'] }).mdns?.status,
     'pass',
