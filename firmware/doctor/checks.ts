@@ -47,9 +47,11 @@ export function evaluate(f: DoctorFacts): Check[] {
   add('agent', 'pass', `running ${Math.round(f.uptimeMs / 1000)} s, version ${f.version}`);
   add('control-socket', 'pass', f.controlSocket);
 
-  const ours = (p: string): boolean => p === 'node' || p === 'peerhub';
+  const ours = (p: string): boolean => p === 'node' || p === 'peerhub' || p === 'user peerhub';
   const others = f.port5353.filter((p) => !ours(p));
-  if (f.mdnsBackend === 'avahi' && !f.port5353.includes('avahi-daemon')) {
+  // Seen by process name, or by its user when the agent may not look at other processes.
+  const avahi = f.port5353.some((p) => p === 'avahi-daemon' || p === 'user avahi');
+  if (f.mdnsBackend === 'avahi' && !avahi) {
     add(
       'mdns',
       'warn',

@@ -2,9 +2,13 @@
 import { readdirSync, readFileSync, readlinkSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Command names of the processes holding UDP port 5353 (via /proc/net/udp inodes and /proc/<pid>/fd). */
-export function port5353Owners(proc = '/proc'): string[] {
-  const inodes = new Set<string>();
+/**
+ * Command names of the processes holding UDP port 5353 (via /proc/net/udp inodes and /proc/<pid>/fd).
+ * A socket whose process cannot be seen (the agent runs as its own user with ProtectProc=invisible) is
+ * named by its owner instead, `user <name>` (from /proc/net/udp's uid and `passwd`).
+ */
+export function port5353Owners(proc = '/proc', passwd = '/etc/passwd'): string[] {
+  const inodes = new Map<string, string>(); // socket inode → owner uid
   for (const file of ['net/udp', 'net/udp6']) {
     let text = '';
     try {
@@ -14,16 +18,17 @@ export function port5353Owners(proc = '/proc'): string[] {
     }
     for (const line of text.split('\n').slice(1)) {
       const cols = line.trim().split(/\s+/);
-      if (cols.length > 9 && cols[1]?.endsWith(':14E9')) inodes.add(cols[9] as string);
+      if (cols.length > 9 && cols[1]?.endsWith(':14E9')) inodes.set(cols[9] as string, cols[7] as string);
     }
   }
   if (inodes.size === 0) return [];
   const owners = new Set<string>();
+  const seen = new Set<string>();
   let pids: string[] = [];
   try {
     pids = readdirSync(proc).filter((p) => /^\d+$/.test(p));
   } catch {
-    return [];
+    pids = [];
   }
   for (const pid of pids) {
     let fds: string[];
@@ -41,6 +46,7 @@ export function port5353Owners(proc = '/proc'): string[] {
       }
       const m = /^socket:\[(\d+)\]$/.exec(target);
       if (m && inodes.has(m[1] as string)) {
+        seen.add(m[1] as string);
         try {
           owners.add(readFileSync(join(proc, pid, 'comm'), 'utf8').trim());
         } catch {
@@ -49,7 +55,25 @@ export function port5353Owners(proc = '/proc'): string[] {
       }
     }
   }
+  const unseen = [...inodes].filter(([inode]) => !seen.has(inode));
+  if (unseen.length > 0) {
+    const names = userNames(passwd);
+    for (const [, uid] of unseen) owners.add(`user ${names.get(uid) ?? uid}`);
+  }
   return [...owners].sort();
+}
+
+function userNames(passwd: string): Map<string, string> {
+  const names = new Map<string, string>();
+  try {
+    for (const line of readFileSync(passwd, 'utf8').split('\n')) {
+      const [name, , uid] = line.split(':');
+      if (name && uid) names.set(uid, name);
+    }
+  } catch {
+    // unknown users are named by uid
+  }
+  return names;
 }
 
 /** A route that carries multicast: 224.0.0.0/4 or a default route (on `iface` when given). */

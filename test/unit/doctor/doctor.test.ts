@@ -114,6 +114,7 @@ t.test('facts from /proc and the data directory', async (t) => {
   symlinkSync('socket:[4242]', join(proc, '123', 'fd', '5'));
   symlinkSync('socket:[77]', join(proc, '456', 'fd', '3'));
   t.same(port5353Owners(proc), ['avahi-daemon'], 'the holder of 5353, not of 53');
+
   t.equal(multicastRoute('eth0', proc), true, '224.0.0.0/4 on eth0');
   t.equal(multicastRoute('wlan0', proc), false, 'none on wlan0');
   t.equal(multicastRoute('eth0', join(proc, 'missing')), null, 'unreadable: unknown');
@@ -122,4 +123,22 @@ t.test('facts from /proc and the data directory', async (t) => {
   writeFileSync(join(data, 'contacts.json'), '{}');
   writeFileSync(join(data, 'contacts.json.corrupt-1764000000000'), 'x');
   t.same(quarantinedFiles(data), ['contacts.json.corrupt-1764000000000']);
+});
+
+t.test('5353 held by a process the agent may not see: named by its user', async (t) => {
+  // As the appliance's agent sees it (ProtectProc=invisible): other processes invisible, the socket's owner from its uid.
+  const hidden = t.testdir({
+    net: {
+      udp:
+        '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n' +
+        '   1: 00000000:14E9 00000000:0000 07 00000000:00000000 00:00000000 00000000   105        0 4242 2\n',
+    },
+    passwd: 'root:x:0:0::/root:/bin/sh\navahi:x:105:112:Avahi:/run/avahi-daemon:/usr/sbin/nologin\n',
+  });
+  t.same(port5353Owners(hidden, join(hidden, 'passwd')), ['user avahi'], 'named by its user');
+  t.equal(
+    by({ ...good, mdnsBackend: 'avahi', port5353: ['user avahi'] }).mdns?.status,
+    'pass',
+    'avahi-daemon seen by its user is healthy',
+  );
 });
