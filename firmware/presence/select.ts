@@ -34,17 +34,20 @@ export interface PresenceOptions extends MdnsPresenceInit {
   probeTimeoutMs?: number;
 }
 
+/** The embedded RFC 6762 responder on multicast-dns (or on an injected transport). */
+export function createMdnsPresence(
+  deps: { clock: Clock; logger: Logger; bus: Emitter<PresenceEvents>; transport?: MdnsTransport },
+  init: MdnsPresenceInit = {},
+): PresenceService {
+  const transport = deps.transport ?? createMulticastDnsTransport({ interface: init.interface }, deps.logger);
+  return new MdnsPresence({ ...deps, transport }, init);
+}
+
 export async function createPresence(deps: PresenceDeps, opts: PresenceOptions): Promise<PresenceService> {
   const log = deps.logger;
-  // As index.ts's createMdnsPresence (not imported from there: index.ts re-exports this file).
   const mdns = (): PresenceService =>
-    new MdnsPresence(
-      {
-        clock: deps.clock,
-        logger: log,
-        bus: deps.bus,
-        transport: deps.transport ?? createMulticastDnsTransport({ interface: opts.interface }, log),
-      },
+    createMdnsPresence(
+      { clock: deps.clock, logger: log, bus: deps.bus, transport: deps.transport },
       {
         interface: opts.interface,
         hostname: opts.hostname,
