@@ -5,6 +5,15 @@
  *   npm run bench -- --only trust [--parts tls,contacts,store --trust-out docs/bench/trust.json]   (test/bench/trust.ts)
  *   npm run bench -- --only collab [--invites 100 --accepts 50 --cold 8 --messages 30 --members 20,50
  *       --batch 8 --collab-log-level warn --collab-out docs/bench/collab.json]   (test/bench/collab.ts: host + 53 agents)
+ *   npm run bench -- --only zeroconf [--zeroconf-out docs/bench/zeroconf.json]   (test/bench/zeroconf.ts: the
+ *       python3-zeroconf anchor, nodes 4 and 5 of the same lab, --samples/--cycles as above)
+ *   npm run bench -- --only crash [--crash-samples 3 --crash-cap 300 --crash-out docs/bench/crash.json]
+ *       (test/bench/crash.ts: kill -9 → gone for peerhub, avahi, zeroconf; a crashed / unplugged contact)
+ *   npm run bench -- --only fleet [--fleet 10,50,100 --fleet-tools peerhub,avahi,zeroconf --fleet-window 120
+ *       --fleet-settle 30 --fleet-deadline 300 --join-samples 3 --fleet-out docs/bench/fleet.json]
+ *       (test/bench/fleet.ts: N hubs per tool: a joiner, N started together, packets/min on the bridge)
+ *   Every run ends by regenerating docs/PERFORMANCE.md and docs/bench/performance.svg from docs/bench/*.json
+ *   (test/bench/report.ts; `node dist/test/bench/report.js` alone does it too; --no-report skips it).
  *
  * Lab: node 0 = subject, node 1 = observer (peerhub); node 2 = subject, node 3 = observer (avahi).
  * Every latency is taken from an event stream with arrival timestamps — the observer hub's
@@ -41,6 +50,10 @@ import {
 } from '../lab/harness.js';
 import { CLK_TCK, cpuTicks, percentile } from '../lab/proc.js';
 import { collabOptionsFromArgs, runCollabBench } from './collab.js';
+import { crashOptionsFromArgs, runCrashBench } from './crash.js';
+import { fleetOptionsFromArgs, runFleetBench } from './fleet.js';
+import { writePerformanceReport } from './report.js';
+import { benchZeroconf, ZEROCONF_NOTES, type ZeroconfSide } from './zeroconf.js';
 import { runTrustBench, trustOptionsFromArgs } from './trust.js';
 
 const STATES = ['Busy', 'Away', 'OnThePhone', 'Online'] as const;
@@ -303,17 +316,26 @@ function ratio(a: Summary | undefined, b: Summary | undefined): string {
   return a && b && b.p50 > 0 ? `${(a.p50 / b.p50).toFixed(2)}×` : '—';
 }
 
-function table(peerhub: Side, avahi: Side, idleRows: Side['idle']): string {
-  const rows: [string, Summary | undefined, Summary | undefined][] = [
-    ['start → seen by a peer', peerhub.startSeen, avahi.startSeen],
-    ['status change → seen (from request)', peerhub.changeFromRequest, avahi.changeFromRequest],
-    ['status change → seen (from ack)', peerhub.changeFromAck, avahi.changeFromAck],
-    ['graceful stop → gone', peerhub.stopGone, avahi.stopGone],
-    ['SIGTERM → process exit', peerhub.stopExit, avahi.stopExit],
+function table(peerhub: Side, avahi: Side, idleRows: Side['idle'], zc: ZeroconfSide = {}): string {
+  const rows: [string, Summary | undefined, Summary | undefined, Summary | undefined][] = [
+    ['start → seen by a peer', peerhub.startSeen, avahi.startSeen, zc.startSeen],
+    [
+      'status change → seen (from request)',
+      peerhub.changeFromRequest,
+      avahi.changeFromRequest,
+      zc.changeFromRequest,
+    ],
+    ['status change → seen (from ack)', peerhub.changeFromAck, avahi.changeFromAck, zc.changeFromAck],
+    ['graceful stop → gone', peerhub.stopGone, avahi.stopGone, zc.stopGone],
+    ['SIGTERM → process exit', peerhub.stopExit, avahi.stopExit, zc.stopExit],
   ];
+  const withZc = Object.keys(zc).length > 0;
   const lines = [
-    `${'latency, ms: p50 / p99'.padEnd(38)}${'peerhub'.padEnd(26)}${'avahi'.padEnd(26)}peerhub/avahi p50`,
-    ...rows.map(([k, a, b]) => `${k.padEnd(38)}${fmt(a).padEnd(26)}${fmt(b).padEnd(26)}${ratio(a, b)}`),
+    `${'latency, ms: p50 / p99'.padEnd(38)}${'peerhub'.padEnd(26)}${'avahi'.padEnd(26)}${withZc ? 'zeroconf'.padEnd(26) : ''}peerhub/avahi p50${withZc ? ', peerhub/zeroconf p50' : ''}`,
+    ...rows.map(
+      ([k, a, b, z]) =>
+        `${k.padEnd(38)}${fmt(a).padEnd(26)}${fmt(b).padEnd(26)}${withZc ? fmt(z).padEnd(26) : ''}${ratio(a, b)}${withZc ? `, ${ratio(a, z)}` : ''}`,
+    ),
     '',
     `${'idle process'.padEnd(38)}${'RSS MB'.padEnd(12)}${'peak MB'.padEnd(12)}CPU %`,
     ...Object.entries(idleRows ?? {}).map(
@@ -347,12 +369,36 @@ async function main(): Promise<number> {
       batch: { type: 'string' },
       'collab-log-level': { type: 'string' },
       'collab-out': { type: 'string' },
+      // test/bench/zeroconf.ts, crash.ts, fleet.ts, report.ts
+      'zeroconf-out': { type: 'string', default: join(repoRoot(), 'docs/bench/zeroconf.json') },
+      'crash-samples': { type: 'string' },
+      'crash-cap': { type: 'string' },
+      'crash-out': { type: 'string' },
+      fleet: { type: 'string' },
+      'fleet-tools': { type: 'string' },
+      'fleet-window': { type: 'string' },
+      'fleet-settle': { type: 'string' },
+      'fleet-deadline': { type: 'string' },
+      'join-samples': { type: 'string' },
+      'fleet-out': { type: 'string' },
+      'no-report': { type: 'boolean', default: false },
     },
   });
   const samples = Math.max(1, Math.min(500, Number(values.samples)));
   const cycles = Math.max(1, Math.min(100, Number(values.cycles)));
   const idleS = Math.max(1, Math.min(600, Number(values.idle)));
   const only = new Set(String(values.only).split(','));
+  const args = process.argv.slice(2);
+  if (only.delete('crash')) {
+    // kill -9 → gone; own lab (docs/bench/crash.json).
+    const code = await runCrashBench(crashOptionsFromArgs(args));
+    if (only.size === 0 || code !== 0) return code;
+  }
+  if (only.delete('fleet')) {
+    // 10/50/100 hubs per tool; own lab (docs/bench/fleet.json).
+    const code = await runFleetBench(fleetOptionsFromArgs(args));
+    if (only.size === 0 || code !== 0) return code;
+  }
   if (only.delete('trust')) {
     // The trust benchmark has its own lab and report (docs/bench/trust.json).
     const code = await runTrustBench(trustOptionsFromArgs(process.argv.slice(2)));
@@ -377,17 +423,43 @@ async function main(): Promise<number> {
   const tap: Teardown = { teardown: (fn) => teardowns.push(fn), passing: () => ok };
   const started = new Date();
   try {
-    const lab = await createLab(tap, { hubs: 4 });
+    const withZc = only.has('zeroconf');
+    const lab = await createLab(tap, { hubs: withZc ? 6 : 4 });
     log(
       `lab ${lab.id}: 10.77.${lab.subnet}.0/16, ${samples} samples, ${cycles} start/stop cycles, idle ${idleS} s`,
     );
     const peerhub = only.has('peerhub') ? await benchPeerhub(lab, samples, cycles, log) : {};
     const avahi = only.has('avahi') ? await benchAvahi(lab, samples, cycles, log) : {};
+    const zeroconf: ZeroconfSide = withZc
+      ? await benchZeroconf(lab, { subject: 4, observer: 5 }, samples, cycles)
+      : {};
     const idleRows = only.has('idle') ? (await benchIdle(lab, idleS, log)).processes : undefined;
     peerhub.idle = idleRows && {
       'peerhub agent': idleRows['peerhub agent'] as NonNullable<Side['idle']>[string],
     };
-    console.log(table(peerhub, avahi, idleRows));
+    console.log(table(peerhub, avahi, idleRows, zeroconf));
+    if (withZc) {
+      writeFileSync(
+        values['zeroconf-out'] as string,
+        JSON.stringify(
+          {
+            date: started.toISOString(),
+            durationS: Math.round((Date.now() - started.getTime()) / 1000),
+            machine: { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, kernel: release() },
+            config: { samples, cycles, parts: [...only] },
+            units: 'milliseconds; p50/p99 nearest-rank',
+            zeroconf,
+            // the peerhub side of the same run, if it ran (the ratio's numerator)
+            ...(only.has('peerhub') ? { peerhub: { ...peerhub, idle: undefined } } : {}),
+            notes: ZEROCONF_NOTES,
+          },
+          null,
+          2,
+        ) + '\n',
+      );
+      log(`wrote ${values['zeroconf-out']}`);
+    }
+    if (!only.has('peerhub') && !only.has('avahi') && !only.has('idle')) return 0; // keep latest.json
     const report = {
       date: started.toISOString(),
       durationS: Math.round((Date.now() - started.getTime()) / 1000),
@@ -417,4 +489,12 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main();
+const code = await main();
+if (!process.argv.includes('--no-report')) {
+  try {
+    writePerformanceReport(repoRoot());
+  } catch (err) {
+    console.error(`bench: report: ${err instanceof Error ? err.stack : String(err)}`);
+  }
+}
+process.exitCode = code;
