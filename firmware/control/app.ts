@@ -29,19 +29,41 @@ const EventsQuery = {
 const HEARTBEAT_MS = 15_000;
 
 /**
+ * Slow local clients (slowloris on the Unix socket): request headers must arrive within
+ * `headersTimeoutMs` and the whole request (body included) within `requestTimeoutMs` — fastify's
+ * default leaves the body without any limit, so a client trickling a body held its connection and file
+ * descriptor forever. Node checks both every `checkIntervalMs`. Connections beyond `maxConnections` are
+ * refused. Responses are not limited: `/v1/events` streams stay open (their request is complete).
+ */
+export const CONTROL_LIMITS = {
+  headersTimeoutMs: 20_000,
+  requestTimeoutMs: 30_000,
+  checkIntervalMs: 5_000,
+  maxConnections: 256,
+};
+
+/**
  * The control API (HTTP/JSON on a Unix socket). A factory kept apart from `listen`, tested with `inject`
  * (fastify Testing guide). Only agent.ts listens.
  */
-export function buildControlApi(deps: ControlDeps): FastifyInstance {
+export function buildControlApi(
+  deps: ControlDeps,
+  limits: Partial<typeof CONTROL_LIMITS> = {},
+): FastifyInstance {
+  const l = { ...CONTROL_LIMITS, ...limits };
   const app = Fastify({
     logger: false,
     bodyLimit: 64 * 1024,
+    requestTimeout: l.requestTimeoutMs,
+    http: { headersTimeout: l.headersTimeoutMs, connectionsCheckingInterval: l.checkIntervalMs },
     forceCloseConnections: true,
     // Path parameters up to the longest the route schemas accept (peer refs: 200); longer ones get 414.
     routerOptions: { maxParamLength: 200 },
     // Unknown fields are an error, not silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
   });
+
+  app.server.maxConnections = l.maxConnections;
 
   app.setErrorHandler((err, _req, reply) => {
     if (err instanceof PeerhubError) return reply.code(err.statusCode).send(err.toJSON());
