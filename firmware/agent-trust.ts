@@ -245,6 +245,8 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
     ...(nearby.view().some((r) => r.id === caller && r.verified) ? (['nearby'] as const) : []),
   ];
 
+  // The peer API's own counters (refused connections, rejected chains, time-outs) once it listens.
+  let wireCounters = (): Record<string, number> => ({});
   try {
     await tls.start();
     stops.push(['tls', () => tls.stop()]);
@@ -284,6 +286,7 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
       { port: deps.peerListenPort ?? config.port, routes: (app) => collaboration.routes(app) },
     );
     stops.push(['peer-api', () => peerServer.stop()]);
+    wireCounters = () => peerServer.counters();
     stops.push(['peer-client', async () => client.close()]);
     // A contact blocked or removed loses its open streams at once, not at its next request.
     bus.on('contact:updated', ({ contact }) => {
@@ -341,7 +344,11 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
         openSessions: sessions.filter((x) => x.state !== 'ended' && x.state !== 'left').length,
       };
     },
-    counters: () => ({ ...prefixed('nearby.', nearby.counters()), ...collaboration.counters() }),
+    counters: () => ({
+      ...prefixed('nearby.', nearby.counters()),
+      ...collaboration.counters(),
+      ...prefixed('wire.', wireCounters()),
+    }),
     stops,
   };
 }
