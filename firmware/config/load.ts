@@ -5,6 +5,7 @@ import { parse as parseToml } from 'smol-toml';
 import { PeerhubError } from '../core/errors.js';
 import { defaultDataDir, defaultNickname } from './paths.js';
 import { ConfigSchema, type Config } from './schema.js';
+import { TTL_HOST_S, TTL_SERVICE_S } from '../presence/constants.js';
 
 export { defaultDataDir, defaultNickname };
 
@@ -29,7 +30,7 @@ function defaults(env: NodeJS.ProcessEnv): Record<string, unknown> {
     classifier: 'hub',
     port: 7443,
     log_level: 'info',
-    presence: { backend: 'auto', ttl_host: 120, ttl_service: 4500 },
+    presence: { backend: 'auto', ttl_host: TTL_HOST_S, ttl_service: TTL_SERVICE_S },
   };
 }
 

@@ -1,10 +1,12 @@
 /**
  * The record cache (RFC 6762 §5.2, §10) as a pure state machine with injected time:
  * TTL expiry, cache-flush (1 s rule), goodbye (TTL 0 → 1 s), re-query at 80/85/90/95 % (+0–2 %)
+ * with duplicate question suppression (§7.3: one query per question and round, whoever asks it)
  * and passive observation of failures (POOF, §10.5).
  */
 import {
   CACHE_MAX_ENTRIES,
+  DUPLICATE_QUERY_WINDOW,
   FLUSH_GRACE,
   GOODBYE_EXPIRY,
   MULTICAST_MIN_INTERVAL,
@@ -46,7 +48,8 @@ export type CacheEffect =
   | { type: 'refreshed'; entry: CacheEntry }
   | { type: 'goodbye'; entry: CacheEntry } // TTL 0 seen: kept 1 s (RFC 6762 §10.1), but announced as leaving
   | { type: 'removed'; entry: CacheEntry; reason: RemovalReason }
-  | { type: 'requery'; question: Question };
+  | { type: 'requery'; question: Question } // one per question and tick, however many records ask it
+  | { type: 'query-suppressed'; question: Question }; // §7.3: another host asked it for us
 
 export const emptyCache = (): CacheState => ({ entries: new Map() });
 
@@ -68,6 +71,20 @@ function fresh(rr: ResourceRecord, now: number, random: () => number): CacheEntr
 
 const poofDeadline = (e: CacheEntry): number =>
   e.poof && e.poof.count >= POOF_QUERIES ? e.poof.firstAt + POOF_TIMEOUT : Infinity;
+
+const questionKey = (q: Question): string => `${q.name.toLowerCase()}|${q.type}|${q.klass}`;
+
+/**
+ * §7.3: a question just asked on the link (by another host, or by us) counts as our own re-query for
+ * every entry it would refresh: re-query points due within the window are marked as sent.
+ * Returns the entry changed, or null.
+ */
+function markAsked(entry: CacheEntry, now: number): CacheEntry | null {
+  const horizon = now + entry.ttlMs * DUPLICATE_QUERY_WINDOW;
+  let n = entry.requeried;
+  while (n < entry.requeryAt.length && (entry.requeryAt[n] as number) <= horizon) n++;
+  return n > entry.requeried ? { ...entry, requeried: n } : null;
+}
 
 export function cacheStep(
   s: CacheState,
@@ -114,8 +131,16 @@ export function cacheStep(
     case 'query': {
       if (ev.message.response || ev.message.authorities.length > 0) break; // probes are not queries
       const known = new Set(ev.message.answers.map(recordKey));
+      const suppressed = new Map<string, Question>();
       for (const e of entries.values()) {
         if (known.has(e.key) || e.removal) continue;
+        // §7.3: a QM question whose answers will refresh this entry is as good as our own re-query.
+        const asked = ev.message.questions.find((q) => !q.qu && answersQuestion(e.rr, q));
+        const marked = asked ? markAsked(e, now) : null;
+        if (asked && marked) {
+          entries.set(e.key, marked);
+          suppressed.set(questionKey(asked), asked);
+        }
         // The owner may not multicast a record again within 1 s (RFC 6762 §6): no answer is expected.
         if (now - e.receivedAt < MULTICAST_MIN_INTERVAL) continue;
         if (!ev.message.questions.some((q) => answersQuestion(e.rr, q))) continue;
@@ -131,11 +156,13 @@ export function cacheStep(
               firstAt: e.poof?.firstAt ?? now,
               queriers: [...(e.poof?.queriers ?? []), from],
             };
-        entries.set(e.key, { ...e, poof });
+        entries.set(e.key, { ...(entries.get(e.key) as CacheEntry), poof });
       }
+      for (const question of suppressed.values()) effects.push({ type: 'query-suppressed', question });
       break;
     }
     case 'tick': {
+      const asked = new Map<string, Question>();
       for (const e of [...entries.values()]) {
         if (now >= e.expiresAt || now >= poofDeadline(e)) {
           entries.delete(e.key);
@@ -147,16 +174,19 @@ export function cacheStep(
           entries.set(e.key, { ...e, poof: null });
         }
         if (e.removal || !ev.interested(e.rr)) continue;
-        let n = e.requeried;
-        while (n < e.requeryAt.length && now >= (e.requeryAt[n] as number)) n++;
-        if (n > e.requeried) {
-          entries.set(e.key, { ...(entries.get(e.key) as CacheEntry), requeried: n });
-          effects.push({
-            type: 'requery',
-            question: { name: e.rr.name, type: e.rr.type, klass: e.rr.klass, qu: false },
-          });
-        }
+        const next = e.requeryAt[e.requeried];
+        if (next === undefined || now < next) continue;
+        const question: Question = { name: e.rr.name, type: e.rr.type, klass: e.rr.klass, qu: false };
+        if (!asked.has(questionKey(question))) asked.set(questionKey(question), question);
       }
+      // Our own query is asked once per question; every entry it refreshes counts it as its re-query.
+      for (const e of entries.values()) {
+        if (e.removal || !ev.interested(e.rr)) continue;
+        if (![...asked.values()].some((q) => answersQuestion(e.rr, q))) continue;
+        const marked = markAsked(e, now);
+        if (marked) entries.set(e.key, marked);
+      }
+      for (const question of asked.values()) effects.push({ type: 'requery', question });
       break;
     }
   }

@@ -6,7 +6,11 @@ export const SERVICE_TYPE = '_peerhub._tcp.local';
 export const SERVICES_ENUM = '_services._dns-sd._udp.local';
 
 export const TTL_HOST_S = 120; // §10: host address records
-export const TTL_SERVICE_S = 4500; // §10: other records (75 min)
+// §10 recommends 75 min for the other records; we use 60 s so that a hub that vanished without a
+// goodbye leaves People Near Me within a minute. Freshness then comes from the §5.2 cache-refresh
+// queries at 80–95 % (one query per round for the whole LAN, see REFRESH_KNOWN_ANSWER_LEFT), never
+// from unsolicited announcements, which §8.3 forbids without a change.
+export const TTL_SERVICE_S = 60;
 export const LEGACY_TTL_MAX_S = 10; // §6.7
 export const GOODBYE_EXPIRY = 1000; // §10.1: TTL 0 → delete after one second
 export const FLUSH_GRACE = 1000; // §10.2: cache-flush keeps records received in the last second
@@ -34,6 +38,14 @@ export const QUERY_MAX_INTERVAL = 60 * 60 * 1000; // …capped at 60 min
 
 export const REQUERY_FRACTIONS = [0.8, 0.85, 0.9, 0.95] as const; // §5.2
 export const REQUERY_JITTER = 0.02; // + 0–2 % of the TTL
+// §7.3 duplicate question suppression: a re-query due within this fraction of the TTL (the 2 % jitter
+// + 1 % for hosts that got the record a little earlier or later; the fractions are 5 % apart) is
+// treated as sent when another host (or we ourselves) just asked the same question.
+export const DUPLICATE_QUERY_WINDOW = 0.03;
+// A refresh query lists as known answers only records with more than 80 % of their TTL left (§7.1 asks
+// for at least half): every record older than that is answered again in the same round, so records
+// learnt at different times fall into one refresh round per TTL instead of one round each.
+export const REFRESH_KNOWN_ANSWER_LEFT = 0.8;
 
 export const POOF_QUERIES = 2; // §10.5
 export const POOF_TIMEOUT = 10_000;

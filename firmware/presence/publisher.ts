@@ -276,6 +276,29 @@ export class Publisher {
     for (const reply of res.replies) this.schedule(reply);
   }
 
+  /**
+   * Our own refresh query (§5.2) asks a question our records answer too: the hosts that cached them
+   * in the same round need them again as much as we need theirs. Answered like anyone's query, but
+   * only with records we last multicast more than half their TTL ago (the §7.1 rule others apply).
+   */
+  answerOwnQuery(msg: Message): void {
+    if (this.probe.phase !== 'probed' || !this.running) return;
+    const now = this.d.clock.now();
+    const records = this.records.filter((r) => {
+      const last = this.lastMulticast.get(recordKey(r));
+      return last === undefined || now - last >= (r.ttl * 1000) / 2;
+    });
+    if (records.length === 0) return;
+    const self = { address: '0.0.0.0', port: MDNS_PORT };
+    const res = answerQuery(msg, self, {
+      records,
+      now,
+      lastMulticast: this.lastMulticast,
+      random: this.d.random,
+    });
+    for (const reply of res.replies) if (reply.dest === null) this.schedule(reply);
+  }
+
   private schedule(reply: Reply): void {
     if (reply.dest === null) {
       // Aggregate: an answer already waiting in a pending multicast reply is not sent twice.

@@ -1,6 +1,7 @@
 /**
  * The continuous browse query (RFC 6762 §5.2) as a pure state machine: first query after
- * 20–120 ms, then intervals of 1 s, 2 s, 4 s… capped at 60 minutes.
+ * 20–120 ms, then intervals of 1 s, 2 s, 4 s… capped at 60 minutes. The same question asked on the
+ * link by someone else (or by our own cache refresh) counts as our query (§7.3, 'asked').
  */
 import {
   QUERY_FIRST_INTERVAL,
@@ -15,7 +16,11 @@ export interface QueryState {
   sent: number;
 }
 
-export type QueryEvent = { type: 'start'; random: number } | { type: 'tick' } | { type: 'stop' };
+export type QueryEvent =
+  | { type: 'start'; random: number }
+  | { type: 'tick' }
+  | { type: 'asked' } // the question went out, not from this machine
+  | { type: 'stop' };
 export type QueryEffect = { type: 'send-query'; index: number };
 
 export const initialQueryState = (): QueryState => ({
@@ -44,6 +49,17 @@ export function queryStep(
           sent: s.sent + 1,
         },
         effects: [{ type: 'send-query', index: s.sent }],
+      };
+    case 'asked':
+      // Treated as sent now: the next one comes a doubled interval later, never sooner than planned.
+      if (s.nextAt === null) return { state: s, effects: [] };
+      return {
+        state: {
+          nextAt: Math.max(s.nextAt, now + s.interval),
+          interval: Math.min(s.interval * 2, QUERY_MAX_INTERVAL),
+          sent: s.sent,
+        },
+        effects: [],
       };
     case 'stop':
       return { state: initialQueryState(), effects: [] };

@@ -7,7 +7,13 @@ import type { Clock } from '../core/clock.js';
 import { PeerhubError, wrap } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { cacheDeadline, cacheStep, emptyCache, type CacheEffect, type CacheEvent } from './cache.js';
-import { MDNS_PORT, SERVICE_TYPE, TTL_HOST_S, TTL_SERVICE_S } from './constants.js';
+import {
+  MDNS_PORT,
+  REFRESH_KNOWN_ANSWER_LEFT,
+  SERVICE_TYPE,
+  TTL_HOST_S,
+  TTL_SERVICE_S,
+} from './constants.js';
 import { buildPeers, relevant, showPeers, srvTargets } from './peers.js';
 import { Publisher } from './publisher.js';
 import { initialQueryState, queryStep, type QueryEvent } from './querier.js';
@@ -21,6 +27,7 @@ import type {
   PresenceEvents,
   PresenceService,
 } from './types.js';
+import { recordKey } from './records.js';
 import {
   CLASS_IN,
   TYPE,
@@ -47,6 +54,17 @@ export interface MdnsPresenceInit {
 }
 
 const MAX_KNOWN_ANSWERS = 40; // keeps our queries within one ~1500-byte packet
+const BROWSE: Question = { name: SERVICE_TYPE, type: TYPE.PTR, klass: CLASS_IN, qu: false };
+const isBrowse = (q: { name: string; type: number }): boolean =>
+  q.type === TYPE.PTR && nameKey(q.name) === nameKey(SERVICE_TYPE);
+
+/**
+ * Which queries we send: the continuous browse query (§5.2, known answers with more than half their
+ * TTL left, §7.1) and the cache-refresh query (known answers only if nearly fresh, so that every
+ * record due soon is answered in the same round; see REFRESH_KNOWN_ANSWER_LEFT).
+ */
+type QueryKind = 'browse' | 'refresh';
+const KNOWN_ANSWER_LEFT: Record<QueryKind, number> = { browse: 0.5, refresh: REFRESH_KNOWN_ANSWER_LEFT };
 
 export class MdnsPresence implements PresenceService {
   readonly backend = 'multicast-dns' as const;
@@ -181,7 +199,15 @@ export class MdnsPresence implements PresenceService {
 
   private onQuery(msg: Message, from: Endpoint): void {
     this.publisher.onQuery(msg, from);
-    if (from.port === MDNS_PORT) this.stepCache({ type: 'query', message: msg, from: from.address });
+    if (from.port !== MDNS_PORT) return;
+    this.stepCache({ type: 'query', message: msg, from: from.address });
+    // §7.3: someone else asked our browse question and knows nothing we would not list ourselves.
+    if (msg.authorities.length === 0 && msg.questions.some((q) => !q.qu && isBrowse(q))) {
+      const ours = new Set(this.knownAnswers([BROWSE], 'browse').map(recordKey));
+      if (msg.answers.filter((r) => isBrowse(r)).every((r) => ours.has(recordKey(r)))) {
+        this.stepQuery({ type: 'asked' });
+      }
+    }
   }
 
   private onResponse(msg: Message, from: Endpoint): void {
@@ -199,36 +225,48 @@ export class MdnsPresence implements PresenceService {
   private stepQuery(ev: QueryEvent): void {
     const { state, effects } = queryStep(this.query, ev, this.deps.clock.now());
     this.query = state;
-    for (const _ of effects) {
-      this.sendQuery([{ name: SERVICE_TYPE, type: TYPE.PTR, klass: CLASS_IN, qu: false }]);
-    }
+    for (const _ of effects) this.sendQuery([BROWSE], 'browse');
     this.timers.arm('query', state.nextAt, () => this.stepQuery({ type: 'tick' }));
   }
 
-  /** A query with the §7.1 known-answer list: cached answers with more than half their TTL left. */
-  private sendQuery(questions: Question[]): void {
+  /** The §7.1 known-answer list for a query of this kind. */
+  private knownAnswers(questions: Question[], kind: QueryKind): ResourceRecord[] {
     const now = this.deps.clock.now();
     const known: ResourceRecord[] = [];
     for (const e of this.cache.entries.values()) {
       if (e.removal || known.length >= MAX_KNOWN_ANSWERS) continue;
       const left = e.expiresAt - now;
-      if (left <= e.ttlMs / 2 || !questions.some((q) => nameKey(q.name) === nameKey(e.rr.name))) continue;
+      if (left <= e.ttlMs * KNOWN_ANSWER_LEFT[kind]) continue;
+      if (!questions.some((q) => nameKey(q.name) === nameKey(e.rr.name))) continue;
       if (!questions.some((q) => q.type === e.rr.type || q.type === TYPE.ANY)) continue;
       known.push({ ...e.rr, flush: false, ttl: Math.floor(left / 1000) });
     }
+    return known;
+  }
+
+  private sendQuery(questions: Question[], kind: QueryKind): void {
     const msg: Message = {
       id: 0,
       flags: 0,
       response: false,
       questions,
-      answers: known,
+      answers: this.knownAnswers(questions, kind),
       authorities: [],
       additionals: [],
     };
-    if (this.wire.send(msg, null)) this.wire.count('queriesSent');
+    if (!this.wire.send(msg, null)) return;
+    this.wire.count('queriesSent');
+    if (kind === 'refresh' && questions.some(isBrowse)) {
+      this.stepQuery({ type: 'asked' }); // the browse question just went out
+      this.publisher.answerOwnQuery(msg); // others refresh our records in the same round
+    }
   }
 
-  private readonly interested = (): boolean => true; // the cache holds only records we browse for
+  /**
+   * Only the service PTRs are re-queried (§5.2): the answer to the browse question carries each
+   * instance's SRV, TXT and addresses as additional records (RFC 6763 §12.1), refreshing them too.
+   */
+  private readonly interested = (rr: ResourceRecord): boolean => rr.type === TYPE.PTR;
 
   private stepCache(ev: CacheEvent): void {
     const now = this.deps.clock.now();
@@ -245,6 +283,7 @@ export class MdnsPresence implements PresenceService {
     let changed = false;
     for (const fx of effects) {
       if (fx.type === 'requery') requery.push(fx.question);
+      else if (fx.type === 'query-suppressed') this.wire.count('queriesSuppressed');
       else changed = true;
       if (fx.type === 'goodbye' && fx.entry.rr.data.kind === 'PTR') {
         this.lostReasons.set(nameKey(fx.entry.rr.data.target), 'goodbye');
@@ -254,7 +293,7 @@ export class MdnsPresence implements PresenceService {
         this.lostReasons.set(nameKey(fx.entry.rr.data.target), reason);
       }
     }
-    if (requery.length > 0) this.sendQuery(requery);
+    if (requery.length > 0) this.sendQuery(requery, 'refresh');
     if (changed) this.refreshPeers();
   }
 

@@ -26,6 +26,7 @@ export const COUNTERS = [
   'answersSent',
   'answersSuppressed',
   'duplicatesSuppressed',
+  'queriesSuppressed',
   'rateLimited',
   'legacyAnswered',
   'sendErrors',

@@ -28,7 +28,7 @@ t.test('embedded defaults: user data dir, socket inside it, port 7443', async (t
   t.equal(c.classifier, 'hub');
   t.equal(c.presence.backend, 'auto');
   t.equal(c.presence.ttl_host, 120);
-  t.equal(c.presence.ttl_service, 4500);
+  t.equal(c.presence.ttl_service, 60);
   t.equal(loadConfig({ env: { ...env, XDG_DATA_HOME: '/x' } }).data_dir, '/x/peerhub');
 });
 
@@ -46,7 +46,7 @@ t.test('precedence: defaults < file < env < flags', async (t) => {
   t.equal(c.port, 8100);
   t.equal(c.classifier, 'flag');
   t.equal(c.presence.ttl_host, 8);
-  t.equal(c.presence.ttl_service, 4500, 'section keys merge with defaults');
+  t.equal(c.presence.ttl_service, 60, 'section keys merge with defaults');
   t.equal(
     loadConfig({ env: { ...env, PEERHUB_CONFIG: f } }).nickname,
     'FromFile',

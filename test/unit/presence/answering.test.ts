@@ -1,5 +1,5 @@
 import t from 'tap';
-import { SERVICE_TYPE } from '../../../firmware/presence/constants.js';
+import { SERVICE_TYPE, TTL_SERVICE_S } from '../../../firmware/presence/constants.js';
 import { TYPE, decodeMessage } from '../../../firmware/presence/wire.js';
 import { ann, q, query, rr, txt, world, type World } from './fixtures/world.js';
 
@@ -61,7 +61,7 @@ t.test('known-answer suppression: a listed answer with ≥ half TTL is not repea
   const w = world();
   const a = await announced(w);
   w.clock.advance(2000);
-  const ptr = rr(SERVICE_TYPE, { kind: 'PTR', target: INST }, 4500);
+  const ptr = rr(SERVICE_TYPE, { kind: 'PTR', target: INST }, TTL_SERVICE_S);
   let mark = w.lan.log.length;
   w.lan.inject(query([q(SERVICE_TYPE, TYPE.PTR)], [ptr]), ME);
   w.clock.advance(200);
@@ -69,7 +69,7 @@ t.test('known-answer suppression: a listed answer with ≥ half TTL is not repea
   t.equal(a.svc.counters().answersSuppressed!, 1);
   // Less than half our TTL left in the querier's cache → answer.
   mark = w.lan.log.length;
-  w.lan.inject(query([q(SERVICE_TYPE, TYPE.PTR)], [{ ...ptr, ttl: 2000 }]), ME);
+  w.lan.inject(query([q(SERVICE_TYPE, TYPE.PTR)], [{ ...ptr, ttl: TTL_SERVICE_S / 2 - 1 }]), ME);
   w.clock.advance(200);
   t.equal(repliesAfter(w, mark).length, 1, 'answered');
   await a.svc.stop();

@@ -112,3 +112,71 @@ t.test(
     );
   },
 );
+
+t.test('re-query: one query per question however many records are due; all count it (§7.3)', async (t) => {
+  const ptr = (target: string) => rr('_peerhub._tcp.local', { kind: 'PTR', target }, 100);
+  // Same arrival, different jitter: 80.0 % and 81.5 %.
+  let s = feed(emptyCache(), [ptr('a._peerhub._tcp.local')], 0, () => 0).state;
+  s = feed(s, [ptr('b._peerhub._tcp.local')], 0, () => 0.75).state;
+  const r = tick(s, 80_000);
+  t.same(
+    r.effects.map((e) => e.type === 'requery' && e.question.name),
+    ['_peerhub._tcp.local'],
+    'one question',
+  );
+  t.ok(
+    [...r.state.entries.values()].every((e) => e.requeried === 1),
+    'b (due at 81.5 s) counts our query as its 80 % re-query',
+  );
+  t.equal(cacheDeadline(r.state, always), 85_000, 'next: the 85 % point');
+});
+
+t.test(
+  'duplicate question suppression: another host asked it → our due re-query counts as sent',
+  async (t) => {
+    const ptrA = rr('_peerhub._tcp.local', { kind: 'PTR', target: 'a._peerhub._tcp.local' }, 100);
+    const ptrB = rr('_peerhub._tcp.local', { kind: 'PTR', target: 'b._peerhub._tcp.local' }, 100);
+    let s = feed(emptyCache(), [ptrA, ptrB], 0, () => 0.5).state; // due at 81 s
+    const asked = (known: ResourceRecord[], qu = false) =>
+      cacheStep(
+        s,
+        {
+          type: 'query',
+          message: decodeMessage(query([q('_peerhub._tcp.local', TYPE.PTR, qu)], known)),
+          from: 'x',
+        },
+        79_000,
+      );
+    const far = cacheStep(
+      s,
+      { type: 'query', message: decodeMessage(query([q('_peerhub._tcp.local', TYPE.PTR)])), from: 'x' },
+      70_000,
+    );
+    t.ok(
+      [...far.state.entries.values()].every((e) => e.requeried === 0),
+      '11 s early: not planned yet',
+    );
+    const r = asked([ptrA]);
+    t.same(
+      [...r.state.entries.values()].map((e) => [e.rr.data.kind === 'PTR' && e.rr.data.target, e.requeried]),
+      [
+        ['a._peerhub._tcp.local', 0], // listed as known: its owner will not answer, so we still ask
+        ['b._peerhub._tcp.local', 1],
+      ],
+    );
+    t.same(
+      r.effects.map((e) => e.type),
+      ['query-suppressed'],
+    );
+    t.ok(
+      [...asked([], true).state.entries.values()].every((e) => e.requeried === 0),
+      'a QU question is answered by unicast: no help',
+    );
+    s = r.state;
+    t.same(
+      tick(s, 81_000).effects.map((e) => e.type),
+      ['requery'],
+      'a still asks',
+    );
+  },
+);

@@ -90,3 +90,15 @@ t.test('renaming and TXT parsing', async (t) => {
   t.same(parseTxt([]).wellFormed, false);
   t.same(parseTxt([Buffer.from([0xff, 0x3d])]).status, 'Unknown');
 });
+
+t.test('browse query: the question asked by someone else counts as sent (§7.3), never sooner', async (t) => {
+  let s = queryStep(initialQueryState(), { type: 'start', random: 0 }, 0).state;
+  s = queryStep(s, { type: 'tick' }, 20).state; // sent at 20; next at 1020, then 2 s
+  t.same([s.nextAt, s.interval], [1020, 2000]);
+  const asked = queryStep(s, { type: 'asked' }, 500);
+  t.same(asked.effects, [], 'nothing sent');
+  t.same([asked.state.nextAt, asked.state.interval], [2500, 4000], 'as if sent at 500');
+  const late = queryStep({ nextAt: 100_000, interval: 1000, sent: 3 }, { type: 'asked' }, 10);
+  t.equal(late.state.nextAt, 100_000, 'a query planned later stays planned');
+  t.same(queryStep(initialQueryState(), { type: 'asked' }, 5).state, initialQueryState(), 'not browsing');
+});

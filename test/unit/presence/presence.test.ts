@@ -309,3 +309,63 @@ t.test('announce before start: probing waits for start, A records carry the addr
   );
   await a.svc.stop();
 });
+
+/**
+ * A LAN of `n` hubs with the default TTLs (60 s service records): the steady-state traffic per hub
+ * (packets on the wire, every sender counted) and how long a hub that vanished without a goodbye
+ * stays listed. Deterministic: in-memory LAN, manual clock, seeded randomness.
+ */
+async function fleet(n: number, seed: number) {
+  const w = world({ seed });
+  const nodes = Array.from({ length: n }, (_, i) => w.node(`10.77.0.${i + 1}`));
+  for (const [i, node] of nodes.entries()) {
+    await node.svc.start();
+    node.svc.announce(ann(i, { nickname: `Hub ${i}`, peerId: `PEER-${i}` }));
+    w.clock.advance(1500); // staggered starts: records learnt at different times
+  }
+  return { w, nodes };
+}
+
+for (const n of [2, 10]) {
+  t.test(
+    `${n} hubs, default TTLs: ≤ 2 packets/min per hub at rest; a silent crash is gone ≤ 60 s`,
+    async (t) => {
+      const { w, nodes } = await fleet(n, 7 + n);
+      w.clock.advance(10 * 60_000); // past start-up
+      const from = w.lan.log.length;
+      const t0 = w.clock.now();
+      w.clock.advance(15 * 60_000);
+      const packets = w.lan.log.length - from;
+      const perHubPerMin = packets / n / 15;
+      t.ok(perHubPerMin <= 2, `${perHubPerMin.toFixed(2)} packets/min per hub (≤ 2)`);
+      t.ok(perHubPerMin > 0, 'records are refreshed (not silent)');
+      const lost = nodes.flatMap((x) => x.of('peer:lost'));
+      t.same(lost, [], 'nobody lost anyone while all were up');
+      t.ok(
+        nodes.every((x) => x.svc.peers().length === n - 1),
+        'everyone sees everyone',
+      );
+      t.ok(w.clock.now() > t0);
+      // kill -9: the transport closes without a goodbye.
+      const victim = nodes[n - 1]!;
+      await victim.transport.close();
+      const crashedAt = w.clock.now();
+      const goneAt = new Map<number, number>();
+      for (let s = 0; s < 90 && goneAt.size < n - 1; s++) {
+        w.clock.advance(1000);
+        nodes.slice(0, -1).forEach((x, i) => {
+          if (!goneAt.has(i) && !x.svc.peers().some((p) => p.nickname === `Hub ${n - 1}`)) {
+            goneAt.set(i, w.clock.now() - crashedAt);
+          }
+        });
+      }
+      t.equal(goneAt.size, n - 1, 'every other hub dropped it');
+      t.ok(Math.max(...goneAt.values()) <= 60_000, `gone after ≤ ${Math.max(...goneAt.values())} ms`);
+      t.ok(
+        nodes.slice(0, -1).every((x) => x.svc.peers().length === n - 2),
+        'and only it',
+      );
+      for (const x of nodes.slice(0, -1)) await x.svc.stop();
+    },
+  );
+}
