@@ -3,7 +3,7 @@
  * Pure: no I/O, no clock (a hub whose clock reads 1970 still adds contacts; validity is the chain
  * validator's business when the contact connects).
  */
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 import { PeerhubError } from '../core/errors.js';
 import { peerIdFromSpki, shortId } from '../identity/index.js';
@@ -16,16 +16,25 @@ function certInvalid(why: string): PeerhubError {
   return new PeerhubError('PH_ERR_CONTACT_CERT_INVALID', `contact certificate: ${why}`, { statusCode: 400 });
 }
 
-function spkiOf(x509: X509Certificate): Buffer {
-  return x509.publicKey.export({ type: 'spki', format: 'der' });
-}
-
 function parse(pem: string): X509Certificate {
   try {
     return new X509Certificate(pem);
   } catch (e) {
     throw certInvalid(`not a readable X.509 certificate (${(e as Error).message})`);
   }
+}
+
+/** The certificate's key: OpenSSL parses a certificate whose SubjectPublicKeyInfo it cannot decode. */
+function publicKeyOf(x509: X509Certificate): KeyObject {
+  try {
+    return x509.publicKey;
+  } catch (e) {
+    throw certInvalid(`unreadable public key (${(e as Error).message})`);
+  }
+}
+
+function spkiOf(x509: X509Certificate): Buffer {
+  return publicKeyOf(x509).export({ type: 'spki', format: 'der' });
 }
 
 /**
@@ -35,7 +44,7 @@ function parse(pem: string): X509Certificate {
  */
 export function verifyRootCertificate(pem: string, expectedPeerId?: string): string {
   const x509 = parse(pem);
-  const key = x509.publicKey;
+  const key = publicKeyOf(x509);
   if (key.asymmetricKeyType !== 'rsa') throw certInvalid(`key type ${key.asymmetricKeyType}, expected RSA`);
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
   if (bits < MIN_RSA_BITS) throw certInvalid(`RSA key of ${bits} bits, at least ${MIN_RSA_BITS} required`);
