@@ -213,6 +213,8 @@ export async function startAgent(
     config,
     bus,
     async stop() {
+      // Goodbye first (RFC 6762 §10.1): peers drop us at once, not after our servers have closed.
+      if (stops.length > 0) await presence.withdraw().catch(() => undefined);
       for (const [name, stop] of [...stops].reverse()) {
         try {
           await stop();
@@ -257,12 +259,13 @@ export async function runAgent(input: LoadInput): Promise<number> {
       if (stopping) return;
       stopping = true;
       logger.info({ signal: sig }, 'stopping');
+      const stopped = agent.stop(); // the goodbye leaves before anything else is done
       systemd.stopping('stopping');
       const deadline = setTimeout(() => {
         logger.warn({ deadlineMs: STOP_DEADLINE_MS }, 'stop deadline passed; exiting');
         process.exit(0);
       }, STOP_DEADLINE_MS);
-      void agent.stop().then(async () => {
+      void stopped.then(async () => {
         clearTimeout(deadline);
         logger.info({}, 'stopped');
         process.off('SIGTERM', onSignal);
