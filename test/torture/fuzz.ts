@@ -2,7 +2,8 @@
  * The fuzz part of `npm run torture`: every target of fuzz/targets for a fixed number of inputs (20,000
  * bounded, 1,000,000 with --long), each in its own worker thread with a watchdog; findings are
  * minimised and saved under test/torture/fuzz/corpus/<target>/ (replayed by fuzz-regress.test.ts).
- * Part options (after `--`): --fuzz-inputs N, --fuzz-targets a,b, --fuzz-unguided.
+ * Part options (after `--`): --fuzz-inputs N, --fuzz-targets a,b, --fuzz-unguided, --fuzz-jobs N (targets
+ * fuzzed at once, default 1).
  */
 import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -13,6 +14,8 @@ import type { TortureOptions, TorturePart, TortureReport, TortureRow } from './t
 
 const WATCHDOG_MS = 60_000; // no new input for this long: the current one never returned
 const SHARED_BYTES = 128 * 1024;
+/** Relative cost per input (measured): scheduling order for --fuzz-jobs. */
+const SLOW: Record<string, number> = { 'peer-api': 10, 'mdns-receive': 5, config: 2, 'contact-xml': 2 };
 
 function option(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -100,9 +103,12 @@ export const run: TorturePart = async (opts: TortureOptions): Promise<TortureRep
   const only = option(opts.args, '--fuzz-targets')?.split(',');
   const guided = !opts.args.includes('--fuzz-unguided');
   const targets = TARGETS.filter((t) => !only || only.includes(t.name));
+  const jobs = Number(option(opts.args, '--fuzz-jobs') ?? 1);
+  const order = targets.map((t) => t.title);
   const rows: TortureRow[] = [];
   const saved: string[] = [];
-  for (const [i, target] of targets.entries()) {
+  const one = async (i: number): Promise<void> => {
+    const target = targets[i] as (typeof targets)[number];
     const seed = (opts.seed + i * 7919) >>> 0;
     opts.log(`fuzz ${target.name}: ${inputs} inputs, seed ${seed}${guided ? ', coverage-guided' : ''}`);
     const o = await runWorker(target.name, { inputs, seed, guided }, opts.log);
@@ -130,7 +136,17 @@ export const run: TorturePart = async (opts: TortureOptions): Promise<TortureRep
       `fuzz ${target.name}: ${failed ? 'FAIL' : 'pass'} — ${figures.inputs} inputs at ${figures['inputs/s']}/s, ` +
         `${figures.crashes} crashes, ${figures.hangs} hangs, corpus ${figures.corpus}`,
     );
-  }
+  };
+  // The slowest targets first, so parallel jobs end together.
+  const queue = targets
+    .map((_, i) => i)
+    .sort((a, b) => (SLOW[targets[b]?.name ?? ''] ?? 0) - (SLOW[targets[a]?.name ?? ''] ?? 0));
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(jobs, targets.length)) }, async () => {
+      for (let i = queue.shift(); i !== undefined; i = queue.shift()) await one(i);
+    }),
+  );
+  rows.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   return {
     part: 'fuzz',
     title: 'Fuzzing',
@@ -144,6 +160,7 @@ export const run: TorturePart = async (opts: TortureOptions): Promise<TortureRep
       hangMs: 1000,
       watchdogMs: WATCHDOG_MS,
       targets: targets.map((t) => t.name),
+      jobs,
       cpus: cpus().length,
     },
     rows,

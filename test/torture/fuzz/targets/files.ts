@@ -9,11 +9,7 @@ import { loadConfig } from '../../../../firmware/config/load.js';
 import { exportContact, parseContactXml } from '../../../../firmware/contacts/index.js';
 import { isPeerhubError } from '../../../../firmware/core/errors.js';
 import { parseFirstBoot, secretValues } from '../../../../firmware/firstboot/parse.js';
-import {
-  createRootCertificate,
-  generateRootKeyPair,
-  peerIdFromCertificate,
-} from '../../../../firmware/identity/cert.js';
+import { peerIdFromCertificate } from '../../../../firmware/identity/cert.js';
 import type { FuzzTarget } from '../engine.js';
 
 /** The repository root, from test/torture/fuzz/targets (sources) or dist/test/torture/fuzz/targets. */
@@ -80,10 +76,11 @@ export const contactXml: FuzzTarget = {
     '\u0000',
     '\ud83c\udf89',
   ),
-  async seeds() {
+  seeds() {
     if (!contactSeeds) {
-      const keys = await generateRootKeyPair();
-      const rootCertPem = createRootCertificate({ ...keys, now: Date.UTC(2025, 0, 1) });
+      // A root made once by createRootCertificate (fixed, so the seeds and the run are reproducible).
+      const root = repoRoot();
+      const rootCertPem = readFileSync(join(root, 'test/torture/fuzz/seeds/contact-root.pem'), 'utf8');
       const card = {
         peerId: peerIdFromCertificate(rootCertPem),
         nickname: 'Kitchen',
@@ -92,7 +89,7 @@ export const contactXml: FuzzTarget = {
         rootCertPem,
         endpoints: ['10.77.0.1:7443', '[fe80::1]:7443'],
       };
-      const fixtures = join(repoRoot(), 'test/unit/contacts/fixtures');
+      const fixtures = join(root, 'test/unit/contacts/fixtures');
       contactSeeds = [
         Buffer.from(exportContact(card)),
         Buffer.from(exportContact({ ...card, displayName: '', email: '', endpoints: [] })),
