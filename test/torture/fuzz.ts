@@ -3,7 +3,7 @@
  * bounded, 1,000,000 with --long), each in its own worker thread with a watchdog; findings are
  * minimised and saved under test/torture/fuzz/corpus/<target>/ (replayed by fuzz-regress.test.ts).
  * Part options (after `--`): --fuzz-inputs N, --fuzz-targets a,b, --fuzz-unguided, --fuzz-jobs N (targets
- * fuzzed at once, default 1).
+ * fuzzed at once, default 1), --fuzz-max-s S (time cap per target: the row says when it stopped a run).
  */
 import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -31,7 +31,7 @@ interface Outcome {
 
 function runWorker(
   target: string,
-  opts: { inputs: number; seed: number; guided: boolean },
+  opts: { inputs: number; seed: number; guided: boolean; maxMs?: number },
   log: (l: string) => void,
 ): Promise<Outcome> {
   const shared = new SharedArrayBuffer(8 + SHARED_BYTES);
@@ -102,6 +102,8 @@ export const run: TorturePart = async (opts: TortureOptions): Promise<TortureRep
   const inputs = Number(option(opts.args, '--fuzz-inputs') ?? (opts.long ? 1_000_000 : 20_000));
   const only = option(opts.args, '--fuzz-targets')?.split(',');
   const guided = !opts.args.includes('--fuzz-unguided');
+  const maxS = option(opts.args, '--fuzz-max-s');
+  const maxMs = maxS === undefined ? undefined : Number(maxS) * 1000;
   const targets = TARGETS.filter((t) => !only || only.includes(t.name));
   const jobs = Number(option(opts.args, '--fuzz-jobs') ?? 1);
   const order = targets.map((t) => t.title);
@@ -111,7 +113,7 @@ export const run: TorturePart = async (opts: TortureOptions): Promise<TortureRep
     const target = targets[i] as (typeof targets)[number];
     const seed = (opts.seed + i * 7919) >>> 0;
     opts.log(`fuzz ${target.name}: ${inputs} inputs, seed ${seed}${guided ? ', coverage-guided' : ''}`);
-    const o = await runWorker(target.name, { inputs, seed, guided }, opts.log);
+    const o = await runWorker(target.name, { inputs, seed, guided, maxMs }, opts.log);
     const findings = [...(o.result?.findings ?? []), ...(o.killed ? [o.killed] : [])];
     const paths = findings.map((f) => saveFinding(target.name, f));
     saved.push(...paths);
@@ -130,7 +132,10 @@ export const run: TorturePart = async (opts: TortureOptions): Promise<TortureRep
       ? `the fuzzer itself failed: ${o.error.split('\n')[0]}`
       : failed
         ? findings.map((f, k) => `${f.signature} (saved ${paths[k]})`).join('; ')
-        : `pass: ${target.contract}`;
+        : `pass: ${target.contract}` +
+          (r.stoppedBy === 'time'
+            ? ` (time cap of ${maxS} s reached after ${r.inputs.toLocaleString('en-US')} of ${inputs.toLocaleString('en-US')} inputs)`
+            : '');
     rows.push({ name: target.title, result: failed ? 'fail' : 'pass', figures, detail });
     opts.log(
       `fuzz ${target.name}: ${failed ? 'FAIL' : 'pass'} — ${figures.inputs} inputs at ${figures['inputs/s']}/s, ` +
@@ -158,6 +163,7 @@ export const run: TorturePart = async (opts: TortureOptions): Promise<TortureRep
       guided,
       coverageSampleEvery: guided ? 1024 : null,
       hangMs: 1000,
+      maxSecondsPerTarget: maxS === undefined ? null : Number(maxS),
       watchdogMs: WATCHDOG_MS,
       targets: targets.map((t) => t.name),
       jobs,

@@ -303,6 +303,7 @@ export interface FuzzOptions {
   generateRatio?: number; // share of inputs from target.generate (default 0.1)
   maxFindings?: number; // distinct findings before stopping early (default 10)
   minimizeMs?: number; // time budget per minimisation (default 20 s)
+  maxMs?: number; // stop after this long even if fewer inputs ran (the result says so)
   /** Called with every input before it runs (the worker's watchdog copies it). */
   onInput?(input: Buffer): void;
   onProgress?(p: { inputs: number; corpus: number; coverage: number; findings: number }): void;
@@ -322,6 +323,7 @@ export interface FuzzResult {
   corpus: number;
   coverage: number | null; // covered blocks (guided runs)
   guided: boolean;
+  stoppedBy: 'inputs' | 'findings' | 'time';
 }
 
 /** A stable name for a failure: error class, message without numbers, first stack frame. */
@@ -449,8 +451,14 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzR
   }
   coverage?.commit(coverage.take());
 
+  const stopAt = opts.maxMs === undefined ? Infinity : performance.now() + opts.maxMs;
+  let outOfTime = false;
   let i = 0;
   for (; i < opts.inputs && findings.size < maxFindings; i++) {
+    if ((i & 63) === 0 && performance.now() > stopAt) {
+      outOfTime = true;
+      break;
+    }
     const input =
       generateRatio > 0 && rng.bool(generateRatio)
         ? (target.generate as (r: Rng) => Buffer)(rng)
@@ -520,5 +528,6 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzR
     corpus: corpus.length,
     coverage: covered,
     guided: coverage !== null,
+    stoppedBy: outOfTime ? 'time' : i < opts.inputs ? 'findings' : 'inputs',
   };
 }
