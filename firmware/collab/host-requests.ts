@@ -34,6 +34,9 @@ import {
 } from './invitations-wire.js';
 import type { InboundResult } from './types.js';
 
+/** The longest an expiry timer waits before looking at the wall clock again. */
+const EXPIRY_CHECK_MS = 30_000;
+
 export interface HostRequestsDeps {
   clock: Clock;
   logger: Logger;
@@ -308,22 +311,32 @@ class HostRequestsService implements HostRequests {
     return this.run(id, step);
   }
 
+  /**
+   * Look at a pending request at `at` (wall clock): at most EXPIRY_CHECK_MS later, and again when the
+   * timer fires before `at` (a millisecond early, or the wall clock was set back), never dropped.
+   */
+  private arm(id: string, at: number): void {
+    this.timers.get(id)?.cancel();
+    const wait = Math.min(Math.max(0, at - this.deps.clock.now()), EXPIRY_CHECK_MS);
+    this.timers.set(
+      id,
+      this.deps.clock.setTimer(wait, () => {
+        this.timers.delete(id);
+        if (this.records.get(id)?.state !== 'pending' || !this.running) return;
+        if (this.deps.clock.now() < at) return this.arm(id, at);
+        this.apply(id, { type: 'tick' });
+      }),
+    );
+  }
+
   private run(id: string, step: ReturnType<typeof stepHostRequest>): HostRequest | null {
     const r = step.state;
     if (!r || !this.running) return r;
     this.records.set(id, r);
     for (const fx of step.effects) {
       if (fx.type === 'emit') this.deps.bus.emit(fx.event, { request: structuredClone(r) });
-      else if (fx.type === 'schedule') {
-        this.timers.get(id)?.cancel();
-        this.timers.set(
-          id,
-          this.deps.clock.setTimer(
-            fx.at - this.deps.clock.now(),
-            () => void this.apply(id, { type: 'tick' }),
-          ),
-        );
-      } else if (fx.type === 'settle') {
+      else if (fx.type === 'schedule') this.arm(id, fx.at);
+      else if (fx.type === 'settle') {
         const w = this.waiters.get(id);
         this.waiters.delete(id);
         if (w && r.state !== 'pending' && r.state !== 'failed') {

@@ -70,6 +70,8 @@ export const INVITATIONS_DEFAULTS = {
 };
 
 const STATES: unknown[] = ['accepted', 'declined', 'expired', 'cancelled', 'failed'];
+/** The longest an expiry timer waits before looking at the wall clock again. */
+export const EXPIRY_CHECK_MS = 30_000;
 const short = (id: string): string => id.slice(0, 7);
 const notFound = <T>(message: string): InboundResult<T> =>
   refuse({ code: 'PH_ERR_INVITATION_NOT_FOUND', message, statusCode: 404 });
@@ -371,10 +373,19 @@ class InvitationsService implements Invitations {
     for (const x of dropped) this.records.delete(x);
   }
 
+  /**
+   * Look at the record at `at` (wall clock). The wait is at most EXPIRY_CHECK_MS and the deadline is
+   * checked again when the timer fires: a timer firing a millisecond early, or a wall clock set back
+   * (NTP stepping the time), must not leave an invitation pending past its expiry.
+   */
   private arm(id: string, at: number): void {
     this.timers.get(id)?.cancel();
-    const t = this.deps.clock.setTimer(at - this.deps.clock.now(), () => {
+    const wait = Math.min(Math.max(0, at - this.deps.clock.now()), EXPIRY_CHECK_MS);
+    const t = this.deps.clock.setTimer(wait, () => {
       this.timers.delete(id);
+      const r = this.running ? this.records.get(id) : undefined;
+      const next = r ? deadline(r, { answerGraceMs: this.cfg.answerGraceMs }) : null;
+      if (next !== null && this.deps.clock.now() < next) return this.arm(id, next); // not yet: look again
       void this.apply(id, { type: 'tick' });
     });
     this.timers.set(id, t);

@@ -9,7 +9,9 @@ import type { PeerTarget, Subscription } from '../wire/types.js';
 import type { HostRequestTransport } from './host-requests-types.js';
 import { encodeMembership, MEMBERSHIP_HEADER } from './peer-routes.js';
 import type { Registration, SessionClient, SessionMessage, SessionSnapshot } from './sessions-types.js';
-import type { InvitationTransport } from './types.js';
+import type { AnswerReply, InvitationTransport } from './types.js';
+import { isPeerhubError } from '../core/errors.js';
+import { remoteBody } from '../wire/client.js';
 
 /** The peer client's surface used here (PeerClient implements it). */
 export interface PeerRequester {
@@ -55,7 +57,15 @@ export function createPeerTransport(deps: PeerTransportDeps): CollabTransport {
   });
   return {
     sendInvitation: async (peerId, body) => void (await post(peerId, '/v1/invitations', body)),
-    sendAnswer: (peerId, body) => post(peerId, '/v1/invitations/answer', body),
+    // A refused answer that carries the host's state (already expired or cancelled) is the host's
+    // verdict, as `settle` makes it for in-process transports: the invitee adopts it.
+    sendAnswer: (peerId, body) =>
+      post<AnswerReply>(peerId, '/v1/invitations/answer', body).catch((e: unknown) => {
+        const state = (remoteBody(e) as { state?: unknown } | undefined)?.state;
+        if (isPeerhubError(e, 'PH_ERR_INVITATION_CLOSED') && typeof state === 'string')
+          return { state } as AnswerReply;
+        throw e;
+      }),
     sendCancel: async (peerId, body) => void (await post(peerId, '/v1/invitations/cancel', body)),
     sendHostRequest: (peerId, body) => post(peerId, '/v1/host-requests', body),
     sendHostAnswer: async (peerId, body) => void (await post(peerId, '/v1/host-requests/answer', body)),

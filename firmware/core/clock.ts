@@ -9,11 +9,23 @@ export interface Clock {
   setTimer(ms: number, fn: () => void): Timer;
 }
 
+/**
+ * The longest delay Node's setTimeout holds (2^31 − 1 ms, 24.8 days): a longer one fires after 1 ms
+ * with a TimeoutOverflowWarning. A deadline computed against a wall clock that jumped (a hub in 1970
+ * until NTP answers) can be decades away; it is waited for in steps of at most this length.
+ */
+export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer(ms, fn) {
-    const t = setTimeout(fn, Math.max(0, ms));
-    t.unref?.();
+    let t: ReturnType<typeof setTimeout>;
+    const arm = (left: number): void => {
+      const step = Math.min(Math.max(0, left), MAX_TIMER_DELAY_MS);
+      t = setTimeout(() => (left > step ? arm(left - step) : fn()), step);
+      t.unref?.();
+    };
+    arm(ms);
     return { cancel: () => clearTimeout(t) };
   },
 };

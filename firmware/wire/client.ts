@@ -10,13 +10,24 @@ import type { PeerClientDeps, PeerTarget, Subscription } from './types.js';
 
 export type PeerClientInit = Partial<ClientOptions>;
 
+const remoteBodies = new WeakMap<object, unknown>();
+
 /** Turn a peer's `{code, message, statusCode}` answer into a local error (known codes kept). */
-function remoteError(target: PeerTarget, what: string, status: number, body: unknown): PeerhubError {
+export function remoteError(target: PeerTarget, what: string, status: number, body: unknown): PeerhubError {
   const b = (body ?? {}) as { code?: unknown; message?: unknown };
   const code =
     typeof b.code === 'string' && b.code in ErrorCodes ? (b.code as ErrorCode) : 'PH_ERR_PEER_RESPONSE';
   const msg = typeof b.message === 'string' ? b.message : `HTTP ${status}`;
-  return new PeerhubError(code, `${what} at ${target.host}:${target.port}: ${msg}`, { statusCode: status });
+  const err = new PeerhubError(code, `${what} at ${target.host}:${target.port}: ${msg}`, {
+    statusCode: status,
+  });
+  remoteBodies.set(err, body);
+  return err;
+}
+
+/** The JSON body a peer refused a request with (e.g. the state an invitation already has), if any. */
+export function remoteBody(e: unknown): unknown {
+  return typeof e === 'object' && e !== null ? remoteBodies.get(e) : undefined;
 }
 
 function parseJson(buf: Buffer): unknown {
