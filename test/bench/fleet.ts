@@ -1,9 +1,606 @@
+/**
+ * Fleets: N hubs of one tool on N lab nodes (peerhub agents; avahi-daemons, each with its own
+ * dbus-daemon, an avahi-publish and an avahi-browse -rp; python3-zeroconf processes each publishing
+ * one service and browsing), for each N of --fleet (default 10,50,100) and each tool:
+ *
+ *  (b) together: all N started at once (nothing staggered) → time until every hub sees all others
+ *      (per hub: its own count of resolved peers reaches N − 1), bounded by --fleet-deadline;
+ *  (c) steady state: after --fleet-settle s, mDNS packets per minute per hub over --fleet-window s,
+ *      counted on the bridge (nftables counters, one per switch port, UDP to port 5353 entering the
+ *      bridge = what that hub sends), plus the CPU and RSS of the tool's processes over the window;
+ *  (a) join: one more hub started on node N next to the N running ones → time from its process start
+ *      and from its "ready" until it sees all N (--join-samples times; stopped gracefully in between).
+ *
+ *   npm run bench -- --only fleet [--fleet 10,50,100 --fleet-tools peerhub,avahi,zeroconf
+ *       --fleet-window 120 --fleet-settle 30 --fleet-deadline 300 --join-samples 3 --fleet-out docs/bench/fleet.json]
+ *
+ * "ready": peerhub = its agent:ready event (control API up, after its first announcement);
+ * avahi = avahi-publish printed "Established under name" (the daemon is started on a bus already
+ * running, as a host's system bus is); zeroconf = register_service returned (probes + announcements).
+ * Seen = resolved: peerhub peer:found on the hub's event stream (GET /v1/events?since=0 on its control
+ * socket, from this process); avahi `=` lines of avahi-browse -rp; zeroconf the helper's resolved `add`.
+ * Event times are arrival stamps here, except peerhub events that happened before this process could
+ * connect to the hub's control socket (it opens after the first announcement): those carry the hub's
+ * own event time (same machine clock).
+ */
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import {
+  agentBuilt,
+  agentCliPath,
+  AvahiNode,
+  createLab,
+  labAvailable,
+  LAB_SKIP,
+  repoRoot,
+  rssKB,
+  type Hub,
+  type Lab,
+  type Stamped,
+} from '../lab/harness.js';
+import { CLK_TCK, cpuTicks, type Stream } from '../lab/proc.js';
+import type { AvahiBrowseLine } from '../lab/avahi.js';
+import {
+  HubFeed,
+  log,
+  machine,
+  MdnsCounters,
+  peerInstance,
+  sleep,
+  summarize,
+  withTeardown,
+  writeJson,
+  type Summary,
+} from './common.js';
+import { ZeroconfPeer, type ZcEvent } from './zeroconf.js';
+
+export type FleetTool = 'peerhub' | 'avahi' | 'zeroconf';
+
 export interface FleetOptions {
   sizes: number[];
+  tools: FleetTool[];
+  windowS: number;
+  settleS: number;
+  deadlineS: number;
+  joinSamples: number;
+  out: string;
 }
-export function fleetOptionsFromArgs(_argv: string[]): FleetOptions {
-  return { sizes: [] };
+
+export function fleetOptionsFromArgs(argv: string[]): FleetOptions {
+  const { values } = parseArgs({
+    args: argv,
+    strict: false,
+    options: {
+      fleet: { type: 'string', default: '10,50,100' },
+      'fleet-tools': { type: 'string', default: 'peerhub,avahi,zeroconf' },
+      'fleet-window': { type: 'string', default: '120' },
+      'fleet-settle': { type: 'string', default: '30' },
+      'fleet-deadline': { type: 'string', default: '300' },
+      'join-samples': { type: 'string', default: '3' },
+      'fleet-out': { type: 'string', default: join(repoRoot(), 'docs/bench/fleet.json') },
+    },
+  });
+  return {
+    sizes: String(values.fleet)
+      .split(',')
+      .map(Number)
+      .filter((n) => Number.isInteger(n) && n >= 2 && n <= 109)
+      .sort((a, b) => a - b),
+    tools: String(values['fleet-tools'])
+      .split(',')
+      .filter((t): t is FleetTool => t === 'peerhub' || t === 'avahi' || t === 'zeroconf'),
+    windowS: Math.max(5, Math.min(1800, Number(values['fleet-window']))),
+    settleS: Math.max(0, Math.min(600, Number(values['fleet-settle']))),
+    deadlineS: Math.max(10, Math.min(1800, Number(values['fleet-deadline']))),
+    joinSamples: Math.max(1, Math.min(20, Number(values['join-samples']))),
+    out: String(values['fleet-out']),
+  };
 }
-export async function runFleetBench(_o: FleetOptions): Promise<number> {
-  return 0;
+
+/** A seen/gone observation of one instance name. */
+type Sighting = { kind: 'add' | 'remove'; name: string };
+
+/** One running hub of any tool, as the fleet sees it. */
+interface Member {
+  node: number;
+  name: string;
+  spawnedAt: number; // performance.now() at its process spawn
+  pids(): number[]; // the tool's processes of this hub (for CPU/RSS)
+  /** Its ready time (see the header), or null if it never got there by `timeout`. */
+  ready(timeout: number): Promise<number | null>;
+  /** First time (≥ since) its set of seen names from `expected` reaches `target`, or null at the deadline. */
+  seenAll(expected: ReadonlySet<string>, target: number, since: number, timeout: number): Promise<SeenResult>;
+  /** How many of `expected` it lists now (all its sightings so far, folded). */
+  nowSeen(expected: ReadonlySet<string>): number;
+  /** Why it is not there (process state and the tail of its output), for the report. */
+  diag(): string;
+  stop(): Promise<void>;
 }
+
+interface SeenResult {
+  t: number | null;
+  seen: number; // how many of the expected it saw (at the end)
+}
+
+/** A stateful predicate over sightings: true once `target` of `expected` are seen at the same time. */
+function counter(expected: ReadonlySet<string>, target: number): (s: Sighting | undefined) => boolean {
+  const seen = new Set<string>();
+  const pred = (s: Sighting | undefined): boolean => {
+    if (!s || !expected.has(s.name)) return false;
+    if (s.kind === 'add') seen.add(s.name);
+    else seen.delete(s.name);
+    return seen.size >= target;
+  };
+  (pred as unknown as { seen: Set<string> }).seen = seen;
+  return pred;
+}
+
+function fold<T>(
+  records: readonly Stamped<T>[],
+  toSighting: (v: T) => Sighting | undefined,
+  expected: ReadonlySet<string>,
+): number {
+  const seen = new Set<string>();
+  for (const r of records) {
+    const s = toSighting(r.value);
+    if (!s || !expected.has(s.name)) continue;
+    if (s.kind === 'add') seen.add(s.name);
+    else seen.delete(s.name);
+  }
+  return seen.size;
+}
+
+async function seenAllOn<T>(
+  wait: (pred: (v: T) => boolean, opts: { since: number; timeout: number }) => Promise<Stamped<T>>,
+  toSighting: (v: T) => Sighting | undefined,
+  expected: ReadonlySet<string>,
+  target: number,
+  since: number,
+  timeout: number,
+): Promise<SeenResult> {
+  const pred = counter(expected, target);
+  const seen = (pred as unknown as { seen: Set<string> }).seen;
+  try {
+    const r = await wait((v) => pred(toSighting(v)), { since, timeout: Math.max(1, timeout) });
+    return { t: r.t, seen: seen.size };
+  } catch (err) {
+    if (/within|no matching/.test((err as Error).message)) return { t: null, seen: seen.size };
+    throw err;
+  }
+}
+
+// ---- the three tools ----
+
+function startPeerhub(lab: Lab, node: number, name: string, deadlineMs: number): Member {
+  let hub: Hub | null = null;
+  const feed = new HubFeed(join(lab.node(node).dir, 'hub', 'control.sock'), `fleet-feed${node}`);
+  const spawnedAt = performance.now();
+  const started = lab
+    .startHub(node, { nickname: name, logLevel: 'warn', waitReady: false })
+    .then((h) => (hub = h));
+  const connected = started.then(() => feed.connect(deadlineMs));
+  connected.catch(() => undefined);
+  const sighting = (r: { ev: { type: string; data: Record<string, unknown> } }): Sighting | undefined => {
+    const t = r.ev.type;
+    if (t !== 'peer:found' && t !== 'peer:lost' && t !== 'peer:changed') return undefined;
+    const n = peerInstance(r.ev.data);
+    return n === undefined ? undefined : { kind: t === 'peer:lost' ? 'remove' : 'add', name: n };
+  };
+  return {
+    node,
+    name,
+    spawnedAt,
+    pids: () => (hub?.pid ? [hub.pid] : []),
+    async ready(timeout) {
+      try {
+        await connected;
+        return (await feed.waitFor((r) => r.ev.type === 'agent:ready', { timeout })).t;
+      } catch {
+        return null;
+      }
+    },
+    async seenAll(expected, target, since, timeout) {
+      const t0 = performance.now();
+      try {
+        await connected;
+      } catch {
+        return { t: null, seen: 0 };
+      }
+      return seenAllOn(
+        (p, o) => feed.waitFor(p, o),
+        sighting,
+        expected,
+        target,
+        since,
+        timeout - (performance.now() - t0),
+      );
+    },
+    nowSeen: (expected) => fold(feed.records, (r) => sighting(r), expected),
+    diag: () =>
+      hub?.agent
+        ? `${name}: agent ${hub.agent.running ? 'running' : 'exited'}, feed ${Number.isNaN(feed.connectedAt) ? 'never connected' : 'connected'}\n${hub.agent.tail(8)}`
+        : `${name}: not spawned`,
+    async stop() {
+      feed.close();
+      await started.catch(() => undefined);
+      if (hub?.running) await hub.stop();
+    },
+  };
+}
+
+const AVAHI_TYPE = '_peerhub._tcp';
+
+function avahiNodeOf(lab: Lab, node: number, cache: Map<number, AvahiNode>): AvahiNode {
+  let a = cache.get(node);
+  if (!a) {
+    const n = lab.node(node);
+    a = new AvahiNode({
+      ns: n.ns,
+      index: node,
+      dir: join(n.dir, 'avahi-fleet'),
+      hostName: `${lab.id.replace(/^phlab-\d+-/, 'phl')}-fa${node}`,
+      track: (s) => lab.track(s),
+      repo: repoRoot(),
+    });
+    cache.set(node, a);
+  }
+  return a;
+}
+
+const avahiSighting = (l: AvahiBrowseLine): Sighting | undefined =>
+  l.kind === '='
+    ? { kind: 'add', name: l.name }
+    : l.kind === '-'
+      ? { kind: 'remove', name: l.name }
+      : undefined;
+
+const zcSighting = (e: ZcEvent): Sighting | undefined =>
+  e.ev === 'add' && e.resolved && e.name
+    ? { kind: 'add', name: e.name }
+    : e.ev === 'remove' && e.name
+      ? { kind: 'remove', name: e.name }
+      : undefined;
+
+/** The bus must already run (avahiNode.startBus()): the daemon is timed from its own spawn. */
+function startAvahi(a: AvahiNode, node: number, name: string): Member {
+  let browse: Stream<AvahiBrowseLine> | null = null;
+  let pub: Stream | null = null;
+  const spawnedAt = performance.now();
+  const up = a.startDaemon().then(() => {
+    browse = a.browseStream(AVAHI_TYPE);
+    return a.publish(name, AVAHI_TYPE, 7443, ['v=1', 'st=Online']).then((p) => (pub = p));
+  });
+  up.catch(() => undefined);
+  return {
+    node,
+    name,
+    spawnedAt,
+    pids: () => [a.pid, a.busPid].filter((p): p is number => p !== undefined),
+    async ready(timeout) {
+      const timer = sleep(timeout).then(() => null);
+      const p = await Promise.race([up.catch(() => null), timer]);
+      if (!p) return null;
+      return p.records.find((r) => /Established/.test(r.value))?.t ?? performance.now();
+    },
+    nowSeen: (expected) =>
+      browse ? fold((browse as Stream<AvahiBrowseLine>).records, avahiSighting, expected) : 0,
+    diag: () =>
+      `${name}: avahi-daemon ${a.log?.running ? 'running' : 'not running'}, publisher ${pub ? 'up' : 'not up'}\n${a.log?.tail(8) ?? ''}`,
+    async seenAll(expected, target, since, timeout) {
+      const t0 = performance.now();
+      const ok = await Promise.race([
+        up.then(() => true).catch(() => false),
+        sleep(timeout).then(() => false),
+      ]);
+      if (!ok || !browse) return { t: null, seen: 0 };
+      const b = browse as Stream<AvahiBrowseLine>;
+      return seenAllOn(
+        (p, o) => b.waitForRecord(p, o),
+        avahiSighting,
+        expected,
+        target,
+        since,
+        timeout - (performance.now() - t0),
+      );
+    },
+    async stop() {
+      await up.catch(() => undefined);
+      await (browse as Stream<AvahiBrowseLine> | null)?.stop('SIGTERM', 3_000);
+      await (pub as Stream | null)?.stop('SIGTERM', 3_000);
+      await a.stopDaemon();
+    },
+  };
+}
+
+function startZeroconf(lab: Lab, node: number, name: string): Member {
+  const zc = new ZeroconfPeer(lab, node, {
+    browse: true,
+    name,
+    host: `zf-${lab.subnet}-${node}`,
+    txt: ['v=1', 'st=Online'],
+  });
+  return {
+    node,
+    name,
+    spawnedAt: zc.startedAt,
+    pids: () => (zc.pid ? [zc.pid] : []),
+    async ready(timeout) {
+      try {
+        return (await zc.registered(timeout)).t;
+      } catch {
+        return null;
+      }
+    },
+    seenAll(expected, target, since, timeout) {
+      return seenAllOn((p, o) => zc.waitFor(p, o), zcSighting, expected, target, since, timeout);
+    },
+    nowSeen: (expected) => fold(zc.stream.records, zcSighting, expected),
+    diag: () => `${name}: python ${zc.running ? 'running' : 'exited'}\n${zc.stream.tail(8)}`,
+    async stop() {
+      zc.quit();
+      const done = await Promise.race([zc.stream.exited.then(() => true), sleep(5_000).then(() => false)]);
+      if (!done) await zc.kill();
+    },
+  };
+}
+
+// ---- one tool at one size ----
+
+export interface FleetRun {
+  tool: FleetTool;
+  n: number;
+  together: {
+    complete: boolean; // every hub saw all others by the deadline
+    allMs: number | null; // from the first spawn until the last hub saw all
+    hubsComplete: number;
+    minSeen: number; // the fewest others any hub saw (of n − 1)
+    perHubFromStart?: Summary; // each hub, from its own spawn
+    ready?: Summary; // spawn → ready per hub
+    readyCount: number;
+    deadlineS: number;
+    problems?: string[]; // hubs not ready or not done by the deadline: state and output tail (first 5)
+  };
+  packets?: {
+    windowS: number;
+    perHubPerMin: Summary; // each hub's rate
+    meanPerHubPerMin: number;
+    totalPerMin: number;
+    cpuPercentPerHub: number; // mean over hubs (all of the tool's processes of a hub)
+    rssMBPerHub: number; // mean
+    stillSeenAll: number; // hubs that still saw all others at the end of the window
+  };
+  join?: {
+    fromStart?: Summary;
+    fromReady?: Summary; // negative: it saw them all before it was ready
+    failures: number;
+    samples: number;
+  };
+  error?: string;
+}
+
+async function runOne(
+  lab: Lab,
+  tool: FleetTool,
+  n: number,
+  o: FleetOptions,
+  avahiCache: Map<number, AvahiNode>,
+): Promise<FleetRun> {
+  const deadlineMs = o.deadlineS * 1000;
+  const nameOf = (i: number): string =>
+    tool === 'peerhub' ? `F${i}` : tool === 'avahi' ? `FA${i}` : `FZ${i}`;
+  const names = Array.from({ length: n }, (_, i) => nameOf(i));
+  const start = (i: number, name: string): Member =>
+    tool === 'peerhub'
+      ? startPeerhub(lab, i, name, deadlineMs)
+      : tool === 'avahi'
+        ? startAvahi(avahiNodeOf(lab, i, avahiCache), i, name)
+        : startZeroconf(lab, i, name);
+  if (tool === 'avahi') {
+    await Promise.all(Array.from({ length: n + 1 }, (_, i) => avahiNodeOf(lab, i, avahiCache).startBus()));
+  }
+  const res: FleetRun = {
+    tool,
+    n,
+    together: {
+      complete: false,
+      allMs: null,
+      hubsComplete: 0,
+      minSeen: 0,
+      readyCount: 0,
+      deadlineS: o.deadlineS,
+    },
+  };
+  const members: Member[] = [];
+  try {
+    // (b) together
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) members.push(start(i, names[i] as string));
+    const [seen, readies] = await Promise.all([
+      Promise.all(
+        members.map((m) =>
+          m.seenAll(
+            new Set(names.filter((x) => x !== m.name)),
+            n - 1,
+            t0,
+            deadlineMs - (performance.now() - t0),
+          ),
+        ),
+      ),
+      Promise.all(members.map((m) => m.ready(deadlineMs))),
+    ]);
+    const done = seen.map((s) => s.t).filter((t): t is number => t !== null);
+    const readyMs = readies.map((r, k) => (r === null ? null : r - (members[k] as Member).spawnedAt));
+    res.together = {
+      complete: done.length === n,
+      allMs: done.length === n ? Math.round(Math.max(...done) - t0) : null,
+      hubsComplete: done.length,
+      minSeen: Math.min(...seen.map((s) => s.seen)),
+      perHubFromStart: summarize(
+        seen.flatMap((s, k) => (s.t === null ? [] : [s.t - (members[k] as Member).spawnedAt])),
+      ),
+      ready: summarize(readyMs.filter((x): x is number => x !== null)),
+      readyCount: readyMs.filter((x) => x !== null).length,
+      deadlineS: o.deadlineS,
+    };
+    const stuck = members.filter((_, k) => readies[k] === null || seen[k]?.t === null);
+    if (stuck.length > 0) {
+      res.together.problems = stuck
+        .slice(0, 5)
+        .map(
+          (m) =>
+            `${m.diag()}\nsaw ${m.nowSeen(new Set(names.filter((x) => x !== m.name)))}/${n - 1}; ready ${readies[members.indexOf(m)] !== null}`,
+        );
+      for (const p of res.together.problems) log(`fleet ${tool} ×${n}: not there: ${p}`);
+    }
+    log(
+      `fleet ${tool} ×${n}: together ${res.together.complete ? `all see all after ${res.together.allMs} ms` : `incomplete at the deadline: ${done.length}/${n} hubs saw all, fewest seen ${res.together.minSeen}/${n - 1}`}`,
+    );
+
+    // (c) steady state
+    await sleep(o.settleS * 1000);
+    const counters = new MdnsCounters(
+      lab,
+      Array.from({ length: n }, (_, i) => i),
+    );
+    await counters.reset();
+    const pids = members.flatMap((m) => m.pids());
+    const cpu0 = new Map(pids.map((p) => [p, safeTicks(p)]));
+    const w0 = performance.now();
+    await sleep(o.windowS * 1000);
+    const counts = await counters.read();
+    const wall = (performance.now() - w0) / 1000;
+    const cpuS = pids.reduce((acc, p) => acc + (safeTicks(p) - (cpu0.get(p) ?? 0)), 0) / CLK_TCK;
+    const rssMB = pids.reduce((acc, p) => acc + (rssKB(p) || 0), 0) / 1024;
+    const rates = Array.from({ length: n }, (_, i) => ((counts[i] ?? 0) / wall) * 60);
+    const total = rates.reduce((a, b) => a + b, 0);
+    // Still all there? (each hub's live sightings: a fresh counter over everything it reported)
+    const still = members.filter((m) => m.nowSeen(new Set(names.filter((x) => x !== m.name))) >= n - 1);
+    res.packets = {
+      windowS: Math.round(wall),
+      perHubPerMin: summarize(rates) as Summary,
+      meanPerHubPerMin: Math.round((total / n) * 100) / 100,
+      totalPerMin: Math.round(total * 10) / 10,
+      cpuPercentPerHub: Math.round(((cpuS / wall) * 100 * 1000) / n) / 1000,
+      rssMBPerHub: Math.round((rssMB / n) * 10) / 10,
+      stillSeenAll: still.length,
+    };
+    log(
+      `fleet ${tool} ×${n}: ${res.packets.meanPerHubPerMin} mDNS packets/min per hub (max ${res.packets.perHubPerMin.max}) over ${res.packets.windowS} s; CPU ${res.packets.cpuPercentPerHub} % per hub`,
+    );
+
+    // (a) a joiner
+    const fromStart: number[] = [];
+    const fromReady: number[] = [];
+    let failures = 0;
+    const jname = tool === 'peerhub' ? 'FJoin' : tool === 'avahi' ? 'FAJoin' : 'FZJoin';
+    for (let k = 0; k < o.joinSamples; k++) {
+      const tj = performance.now();
+      const j = start(n, jname);
+      const [s, r] = await Promise.all([j.seenAll(new Set(names), n, tj, 60_000), j.ready(60_000)]);
+      if (s.t === null || r === null) {
+        failures++;
+        log(`fleet ${tool} ×${n}: joiner ${k + 1} saw ${s.seen}/${n} in 60 s (ready ${r !== null})`);
+      } else {
+        fromStart.push(s.t - j.spawnedAt);
+        fromReady.push(s.t - r);
+      }
+      await j.stop();
+      await sleep(3_000); // its goodbyes are through
+    }
+    res.join = {
+      fromStart: summarize(fromStart),
+      fromReady: summarize(fromReady),
+      failures,
+      samples: o.joinSamples,
+    };
+    log(
+      `fleet ${tool} ×${n}: a joiner saw all ${n} after p50 ${res.join.fromStart?.p50} ms from its start, ${res.join.fromReady?.p50} ms from ready (${failures} failures)`,
+    );
+  } catch (err) {
+    res.error = err instanceof Error ? err.message.slice(0, 2000) : String(err);
+    log(`fleet ${tool} ×${n}: ${res.error}`);
+  } finally {
+    await Promise.all(members.map((m) => m.stop().catch(() => undefined)));
+    await sleep(2_000);
+  }
+  return res;
+}
+
+function safeTicks(pid: number): number {
+  try {
+    return cpuTicks(pid);
+  } catch {
+    return 0;
+  }
+}
+
+export async function runFleetBench(o: FleetOptions): Promise<number> {
+  if (!(await labAvailable())) {
+    console.error(`bench: ${LAB_SKIP}`);
+    return 2;
+  }
+  if (o.tools.includes('peerhub') && !agentBuilt()) {
+    console.error(`bench: agent not built (${agentCliPath()}): run npm run build`);
+    return 2;
+  }
+  if (o.sizes.length === 0 || o.tools.length === 0) {
+    console.error('bench: --fleet needs sizes 2..109 and --fleet-tools peerhub,avahi,zeroconf');
+    return 2;
+  }
+  const started = new Date();
+  const maxN = Math.max(...o.sizes);
+  try {
+    return await withTeardown(async (t) => {
+      const lab = await createLab(t, { hubs: maxN + 1 });
+      log(
+        `fleet: lab ${lab.id} (${maxN + 1} nodes), sizes ${o.sizes.join(',')}, tools ${o.tools.join(',')}, settle ${o.settleS} s, window ${o.windowS} s`,
+      );
+      const runs: FleetRun[] = [];
+      const avahiCache = new Map<number, AvahiNode>();
+      for (const n of o.sizes) {
+        for (const tool of o.tools) {
+          const r0 = performance.now();
+          runs.push(await runOne(lab, tool, n, o, avahiCache));
+          log(`fleet ${tool} ×${n}: took ${Math.round((performance.now() - r0) / 1000)} s`);
+        }
+      }
+      console.log(fleetTable(runs));
+      writeJson(o.out, {
+        date: started.toISOString(),
+        durationS: Math.round((Date.now() - started.getTime()) / 1000),
+        machine: machine(),
+        config: { ...o, out: undefined },
+        units: 'milliseconds unless named; p50/p99 nearest-rank',
+        runs,
+        notes: FLEET_NOTES,
+      });
+      return 0;
+    });
+  } catch (err) {
+    console.error(err instanceof Error ? err.stack : err);
+    return 1;
+  }
+}
+
+function fleetTable(runs: readonly FleetRun[]): string {
+  const head = `${'tool'.padEnd(10)}${'N'.padEnd(5)}${'together: all see all'.padEnd(26)}${'join: start / ready ms p50'.padEnd(30)}${'pkts/min/hub'.padEnd(14)}CPU %/hub`;
+  return [
+    head,
+    ...runs.map((r) => {
+      const tg = r.together.complete
+        ? `${r.together.allMs} ms`
+        : `no (${r.together.hubsComplete}/${r.n} hubs)`;
+      const j = r.join ? `${r.join.fromStart?.p50 ?? '—'} / ${r.join.fromReady?.p50 ?? '—'}` : '—';
+      return `${r.tool.padEnd(10)}${String(r.n).padEnd(5)}${tg.padEnd(26)}${j.padEnd(30)}${String(r.packets?.meanPerHubPerMin ?? '—').padEnd(14)}${r.packets?.cpuPercentPerHub ?? '—'}${r.error ? `  error: ${r.error.split('\n')[0]}` : ''}`;
+    }),
+  ].join('\n');
+}
+
+export const FLEET_NOTES = [
+  'N hubs per tool on N lab nodes (own network namespace each, one bridge), 2 cores shared by all of them and by the observers.',
+  'together: all N spawned in one go (nothing staggered); a hub is done when it has seen (resolved) all N − 1 others; "all" is from the first spawn until the last hub is done.',
+  'join: one more hub next to the N running ones, stopped gracefully between samples; "from start" is from its process spawn, "from ready" from its ready (peerhub: agent:ready event; avahi: avahi-publish established, the daemon started on an already running bus; zeroconf: register_service returned). Negative: it had seen them all before it was ready.',
+  'packets: nftables counters in the switch namespace, one per port, for UDP to port 5353 entering the bridge (each hub’s own mDNS: queries, answers, announcements, goodbyes), over the window after the settle time; CPU and RSS are those of the tool’s processes (peerhub: the agent; avahi: avahi-daemon + its dbus-daemon, not the avahi-publish/avahi-browse clients; zeroconf: the python process) per hub.',
+  'peerhub event times: arrival here of the hub’s control-API event stream, except events from before this process could connect (the socket opens after the first announcement), which carry the hub’s own time (same machine clock).',
+];

@@ -61,6 +61,13 @@ export class AvahiNode {
 
   /** Start the bus and the daemon (each only if not running). */
   async start(): Promise<this> {
+    await this.startBus();
+    if (!this.daemon?.running) await this.startDaemon();
+    return this;
+  }
+
+  /** Write the configs and start only the bus (if not running): the daemon can then be timed alone. */
+  async startBus(): Promise<this> {
     const { dir } = this.ctx;
     await mkdir(join(dir, 'services'), { recursive: true });
     await writeFile(join(dir, 'bus.conf'), busConfig(join(dir, 'bus.sock')));
@@ -82,7 +89,6 @@ export class AvahiNode {
       );
       await this.dbus.waitForRecord((l) => l.startsWith('unix:'), { timeout: 10_000 });
     }
-    if (!this.daemon?.running) await this.startDaemon();
     return this;
   }
 
