@@ -72,6 +72,8 @@ export const INVITATIONS_DEFAULTS = {
 const STATES: unknown[] = ['accepted', 'declined', 'expired', 'cancelled', 'failed'];
 /** The longest an expiry timer waits before looking at the wall clock again. */
 export const EXPIRY_CHECK_MS = 30_000;
+/** How often a failed write of invitations is tried again. */
+export const SAVE_RETRY_MS = 5_000;
 const short = (id: string): string => id.slice(0, 7);
 const notFound = <T>(message: string): InboundResult<T> =>
   refuse({ code: 'PH_ERR_INVITATION_NOT_FOUND', message, statusCode: 404 });
@@ -84,6 +86,9 @@ class InvitationsService implements Invitations {
   private store: Store<InvitationsRecord> | null = null;
   private running = false;
   private readonly work = new Set<Promise<unknown>>();
+  /** Records changed in memory whose write failed (disk full): saved with the next write that succeeds. */
+  private readonly unsaved = new Set<string>();
+  private saveRetry: Timer | null = null;
   private readonly cfg: Required<Omit<InvitationsInit, 'retry'>> & {
     retry: typeof INVITATIONS_DEFAULTS.retry;
   };
@@ -154,6 +159,11 @@ class InvitationsService implements Invitations {
     for (const t of this.timers.values()) t.cancel();
     this.sender.cancelAll();
     this.timers.clear();
+    this.saveRetry?.cancel();
+    this.saveRetry = null;
+    if (this.unsaved.size > 0)
+      this.log.error({ ids: [...this.unsaved] }, 'stopping with invitations that could not be saved');
+    this.unsaved.clear();
     const store = this.store;
     this.store = null;
     this.records.clear();
@@ -331,9 +341,13 @@ class InvitationsService implements Invitations {
     if (persists && strict) await this.persist(id);
     const write =
       persists && !strict
-        ? this.persist(id).catch((e: unknown) =>
-            this.log.error({ id, err: (e as Error).message }, 'invitation not saved'),
-          )
+        ? this.persist(id).catch((e: unknown) => {
+            // Kept in memory (it may already be on its way to the peer); saved with the next write
+            // that succeeds, or by the retry (the disk was full: saved once space is back).
+            this.unsaved.add(id);
+            this.retrySave();
+            this.log.error({ id, err: (e as Error).message }, 'invitation not saved: will retry');
+          })
         : null;
     for (const fx of step.effects) {
       if (fx.type === 'persist') {
@@ -358,19 +372,38 @@ class InvitationsService implements Invitations {
     return step;
   }
 
+  /** Write record `id` and every record an earlier write failed to save. */
   private async persist(id: string): Promise<void> {
     const store = this.store;
     if (!store) return;
     let dropped: string[] = [];
+    const ids = [id, ...[...this.unsaved].filter((x) => x !== id)];
     await store.update((d) => {
-      const cur = this.records.get(id);
-      const i = d.invitations.findIndex((r) => r.id === id);
-      if (cur && i >= 0) d.invitations[i] = cur;
-      else if (cur) d.invitations.push(cur);
+      for (const x of ids) {
+        const cur = this.records.get(x);
+        const i = d.invitations.findIndex((r) => r.id === x);
+        if (cur && i >= 0) d.invitations[i] = cur;
+        else if (cur) d.invitations.push(cur);
+      }
       dropped = prune(d.invitations, this.cfg.maxClosed);
       if (dropped.length > 0) d.invitations = d.invitations.filter((r) => !dropped.includes(r.id));
     });
+    for (const x of ids) this.unsaved.delete(x);
     for (const x of dropped) this.records.delete(x);
+  }
+
+  /** Try again to save what a failed write left in memory only, every SAVE_RETRY_MS while it fails. */
+  private retrySave(): void {
+    if (this.saveRetry || !this.running) return;
+    this.saveRetry = this.deps.clock.setTimer(SAVE_RETRY_MS, () => {
+      this.saveRetry = null;
+      const [first] = this.unsaved;
+      if (first === undefined || !this.running) return;
+      void this.track(this.persist(first)).then(
+        () => this.log.info({ id: first }, 'unsaved invitations saved'),
+        () => this.retrySave(),
+      );
+    });
   }
 
   /**
