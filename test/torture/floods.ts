@@ -25,7 +25,7 @@ import {
   type PeerCredentials,
   type StormResult,
 } from '../lab/harness.js';
-import { run as runCmd } from '../lab/proc.js';
+import { CLK_TCK, cpuTicks, run as runCmd } from '../lab/proc.js';
 import {
   Checks,
   delta,
@@ -120,6 +120,7 @@ export async function mdnsFlood(
   const before = (await target.status()).counters;
   const udpBefore = await udpCounters(lab, 0);
   const rssBefore = rssMB(pid);
+  const cpuBefore = pid === undefined ? 0 : cpuTicks(pid);
   c.fig('loadavg1', loadavg());
   c.fig('rate', o.rate);
   c.fig('mix', mix);
@@ -214,6 +215,11 @@ export async function mdnsFlood(
   const processed = delta(after, before, 'packetsIn');
   const kernelDropped = delta(udpAfter, udpBefore, 'RcvbufErrors');
   c.fig('agentPacketsIn', processed);
+  // CPU the agent spent per packet it read: independent of how busy the machine was.
+  const cpuMs = pid === undefined ? 0 : ((cpuTicks(pid) - cpuBefore) * 1000) / CLK_TCK;
+  c.fig('agentCpuS', cpuMs / 1000);
+  c.fig('agentCpuMsPerPacket', processed > 0 ? Math.round((cpuMs / processed) * 100) / 100 : 'n/a');
+  c.fig('agentPacketsPerCpuS', cpuMs > 0 ? Math.round((processed * 1000) / cpuMs) : 'n/a');
   c.fig('agentMalformed', delta(after, before, 'malformed'));
   c.fig('agentRateLimited', delta(after, before, 'rateLimited'));
   c.fig('agentQueriesAnswered', delta(after, before, 'queriesAnswered'));
