@@ -23,15 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import {
-  createLab,
-  labSkipReason,
-  waitFor,
-  type Hub,
-  type Lab,
-  type Teardown,
-  type WatchEvent,
-} from '../lab/harness.js';
+import { createLab, labSkipReason, waitFor, type Hub, type Lab, type Teardown } from '../lab/harness.js';
 import type { InvitationRow, InviteResult, SessionDetailRow, SessionMessageRow } from '../lab/hub.js';
 import { dropped, flap, flapper, mountTmpfs, setLoss } from '../lab/faults.js';
 import type { TortureOptions, TorturePart, TortureReport, TortureRow } from './types.js';
@@ -56,7 +48,7 @@ export const NET_CI: NetConfig = {
   hubs: 4,
   lossPct: 30,
   rounds: 2,
-  expiresS: 20,
+  expiresS: 15,
   flapDownMs: 3_000,
   flapUpMs: 3_000,
   messages: 9,
@@ -111,9 +103,13 @@ export async function networkFaults(t: Teardown, cfg: NetConfig, log: Log): Prom
   const disc: string[] = [];
   const t0 = performance.now();
   const hubs = await Promise.all(
-    all.map((i) => lab.startHub(i, { nickname: i === 0 ? 'Host' : `Guest${i}`, logLevel: 'info' })),
+    all.map((i) =>
+      lab.startHub(i, { nickname: i === 0 ? 'Host' : `Guest${i}`, logLevel: 'info', readyTimeout: 120_000 }),
+    ),
   );
   const ids = await Promise.all(hubs.map(async (h) => (await h.status()).id));
+  const startedS = secs(performance.now() - t0);
+  const tReady = performance.now(); // convergence is counted from every agent answering
   const flaps = flapper(lab, [cfg.hubs - 1], { downMs: cfg.flapDownMs, upMs: cfg.flapUpMs, maxFlaps: 2 });
   const sees = async (h: Hub, pred: (p: { id: string | null; verified?: boolean }) => boolean) =>
     (await h.peers()).filter(pred).length;
@@ -124,7 +120,7 @@ export async function networkFaults(t: Teardown, cfg: NetConfig, log: Log): Prom
         waitFor(
           async () => (await sees(h, (p) => ids.includes(p.id ?? '') && p.id !== ids[h.index])) === others,
           { timeout: cfg.timeoutMs, interval: 500, message: `hub ${h.index} lists all ${others} others` },
-        ).then(() => performance.now() - t0),
+        ).then(() => performance.now() - tReady),
       ),
     ),
   );
@@ -139,7 +135,7 @@ export async function networkFaults(t: Teardown, cfg: NetConfig, log: Log): Prom
             interval: 500,
             message: `hub ${h.index} verified all ${others} others`,
           },
-        ).then(() => performance.now() - t0),
+        ).then(() => performance.now() - tReady),
       ),
     ),
   );
@@ -165,6 +161,7 @@ export async function networkFaults(t: Teardown, cfg: NetConfig, log: Log): Prom
         hubs: cfg.hubs,
         lossPct: cfg.lossPct,
         flaps: flapsDone,
+        agentsStartedS: startedS,
         allListedS: converge ? secs(Math.max(...converge)) : 'no',
         allVerifiedS: verified ? secs(Math.max(...verified)) : 'no',
         statusChangeSeenS: changeSeen !== undefined ? secs(changeSeen) : 'no',
@@ -507,19 +504,17 @@ async function hostCrash(
     return i;
   });
   const before = await attempt(problems, 'the host before', () => H.session(sid));
-  const watches = members.map((m) => m.watch());
-  await sleep(500);
   const tKill = performance.now();
   await H.kill();
+  // Polled (a watch started just before could miss the event while the CLI is still starting).
   const lostAfter = await attempt(problems, 'members report the host lost', () =>
     Promise.all(
-      watches.map((w) =>
-        w
-          .waitForRecord((e: WatchEvent) => e.type === 'session:host-lost' && e.data.sessionId === sid, {
-            since: tKill,
-            timeout: 60_000,
-          })
-          .then((r) => r.t - tKill),
+      members.map((m) =>
+        waitFor(async () => (await m.sessions()).some((s) => s.id === sid && s.state === 'host-lost'), {
+          timeout: 60_000,
+          interval: 250,
+          message: `hub ${m.index}: session host-lost`,
+        }).then(() => performance.now() - tKill),
       ),
     ),
   );
@@ -529,7 +524,9 @@ async function hostCrash(
       problems.push(`hub ${m.index}: session ${s?.state ?? 'missing'} after the crash`);
   }
   const tRestart = performance.now();
-  await attempt(problems, 'the host restarts', () => lab.startHub(0, { nickname: 'Host', logLevel: 'info' }));
+  await attempt(problems, 'the host restarts', () =>
+    lab.startHub(0, { nickname: 'Host', logLevel: 'info', readyTimeout: 120_000 }),
+  );
   const H2 = lab.hub(0);
   const after = await attempt(problems, 'the restarted host lists the session', () => H2.session(sid));
   if (after) {
@@ -570,7 +567,6 @@ async function hostCrash(
       ),
     ),
   );
-  for (const w of watches) await w.stop('SIGTERM', 3_000);
   log(`host crash: members lost ${JSON.stringify(lostAfter?.map(Math.round))} ms`);
   return row(
     'host crash (kill -9) mid-session',
@@ -608,8 +604,8 @@ export async function diskFull(t: Teardown, cfg: DiskConfig, log: Log): Promise<
   const dataDir = join(lab.node(0).dir, 'hub', 'data');
   const disk = await mountTmpfs(t, dataDir, cfg.sizeKB);
   const [A, B] = await Promise.all([
-    lab.startHub(0, { nickname: 'Full', logLevel: 'info' }),
-    lab.startHub(1, { nickname: 'Peer', logLevel: 'info' }),
+    lab.startHub(0, { nickname: 'Full', logLevel: 'info', readyTimeout: 120_000 }),
+    lab.startHub(1, { nickname: 'Peer', logLevel: 'info', readyTimeout: 120_000 }),
   ]);
   const [sa, sb] = await Promise.all([A.status(), B.status()]);
   await A.waitPeer((p) => p.id === sb.id && p.verified === true, { timeout: 60_000 });
@@ -621,11 +617,16 @@ export async function diskFull(t: Teardown, cfg: DiskConfig, log: Log): Promise<
   if (add.code !== 0) problems.push(`contacts add-nearby before: ${add.stderr.trim()}`);
   const early = await A.cli(['invite', sb.id, '--expires', '900', '--json'], 60_000);
   const earlyId = early.code === 0 ? early.json<InviteResult>().invitations[0]?.id : undefined;
+  const earlySession = early.code === 0 ? early.json<InviteResult>().session : undefined;
   if (!earlyId) problems.push(`invite before: ${early.stderr.trim()}`);
+  const sentWhileFull: string[] = [];
+  const receivedWhileFull: string[] = [];
+  let lastOut = earlyId;
   const snapshot = async () => ({
     status: await A.status(),
     contacts: (await A.contacts()).map((c) => c.id).sort(),
     invitations: (await A.invitations()).map((i) => `${i.id}:${i.state}`).sort(),
+    expiries: new Map((await A.invitations()).map((i) => [i.id, i.expiresAt ?? 0])),
     policy: await A.policy(),
   });
   await sleep(1_000); // the non-blocking invitation write lands
@@ -650,11 +651,33 @@ export async function diskFull(t: Teardown, cfg: DiskConfig, log: Log): Promise<
     const rm = await A.contactsCli(['remove', sb.id]);
     refused('contacts remove', rm);
     if (rm.code === 0) problems.push('contacts remove accepted with the disk full');
+    // A new session is a host-store write: refused. Into a session that exists, the invitation is
+    // created in memory and sent at once; its write is retried until space is back.
     const inv = await A.cli(['invite', sb.id, '--expires', '60', '--json'], 60_000);
-    refused('invite (sent)', inv);
-    const inB = await B.cli(['invite', sa.id, '--expires', '60', '--json'], 60_000);
-    refused('invitation received', inB);
+    refused('invite (new session)', inv);
+    if (earlySession && lastOut) {
+      const c = await A.cli(['cancel', lastOut, '--json'], 60_000);
+      refused('cancel (existing session)', c);
+      const inv2 = await A.cli(
+        ['invite', sb.id, '--session', earlySession, '--expires', '900', '--json'],
+        60_000,
+      );
+      refused('invite (existing session)', inv2);
+      const id = inv2.code === 0 ? inv2.json<InviteResult>().invitations[0]?.id : undefined;
+      if (id && id !== lastOut) sentWhileFull.push(id);
+      lastOut = id ?? lastOut;
+    }
+    // Received: refused while it cannot be stored (the sender retries until its expiry).
+    const inB = await B.cli(['invite', sa.id, '--expires', '900', '--json'], 60_000);
+    if (inB.code === 0) receivedWhileFull.push(...inB.json<InviteResult>().invitations.map((i) => i.id));
+    else problems.push(`B's invite to the full hub: ${inB.stderr.trim()}`);
   }
+  await sleep(2_000);
+  const heldWhileFull = (await A.invitations({ direction: 'in' })).filter((i) =>
+    receivedWhileFull.includes(i.id),
+  ).length;
+  if (heldWhileFull > 0)
+    problems.push(`${heldWhileFull} invitation(s) acknowledged while they could not be stored`);
   // The API's error body (the CLI prints its message only).
   const { call } = await import('../../firmware/cli/client.js');
   const apiErr = await call(A.socket, 'PUT', '/v1/presence', { status: 'Busy' }).then(
@@ -673,6 +696,21 @@ export async function diskFull(t: Teardown, cfg: DiskConfig, log: Log): Promise<
 
   disk.free();
   const afterFree: string[] = [];
+  // What B sent while A was full arrives once there is space (B retries), or B says why not.
+  const delivered = await attempt(
+    problems,
+    'invitations sent to the full hub arrive once space is back',
+    () =>
+      waitFor(
+        async () => {
+          const inA = new Set((await A.invitations({ direction: 'in' })).map((i) => i.id));
+          const onB = new Map((await B.invitations({ direction: 'out' })).map((i) => [i.id, i]));
+          const open = receivedWhileFull.filter((id) => !inA.has(id) && onB.get(id)?.state === 'pending');
+          return open.length === 0 ? receivedWhileFull.filter((id) => inA.has(id)).length + 1 : null;
+        },
+        { timeout: 90_000, interval: 1_000, message: 'no invitation to the full hub left unsettled' },
+      ).then((n) => n - 1),
+  );
   const p = await A.cli(['presence', 'set', 'Busy', 'space again']);
   if (p.code !== 0) afterFree.push(`presence set: ${p.stderr.trim()}`);
   const inv2 = await A.cli(['invite', sb.id, '--expires', '900', '--json'], 60_000);
@@ -687,7 +725,7 @@ export async function diskFull(t: Teardown, cfg: DiskConfig, log: Log): Promise<
   // Restart: what the agent reloads from the tmpfs is what it showed.
   await A.stop();
   await attempt(problems, 'restart after the disk was full', () =>
-    lab.startHub(0, { nickname: 'Full', logLevel: 'info' }),
+    lab.startHub(0, { nickname: 'Full', logLevel: 'info', readyTimeout: 120_000 }),
   );
   const A2 = lab.hub(0);
   const reloaded = await attempt(problems, 'state after restart', async () => ({
@@ -707,20 +745,25 @@ export async function diskFull(t: Teardown, cfg: DiskConfig, log: Log): Promise<
         `contacts after restart ${JSON.stringify(reloaded.contacts)}, before ${JSON.stringify(before.contacts)}`,
       );
     }
-    for (const id of [earlyId, inv2Id]) {
+    for (const id of [earlyId, inv2Id, ...sentWhileFull]) {
       if (id && !reloaded.invitations.some((x) => x.startsWith(`${id}:`))) {
         lostRecords++;
         problems.push(`invitation ${id.slice(0, 7)} lost by the restart`);
       }
     }
-    // Whatever the agent showed as sent while full must be stored once space came back.
-    const shown = live.invitations.filter(
-      (x) => !reloaded.invitations.includes(x.replace(/:pending$/, ':pending')),
+    // What the agent showed before the restart (space back) is what it reloads, state and all.
+    const expiredSince = (x: string): boolean => {
+      const [id, state] = x.split(':') as [string, string];
+      return state === 'pending' && (live.expiries.get(id) ?? Infinity) <= Date.now();
+    };
+    const gone = live.invitations.filter(
+      (x) =>
+        !reloaded.invitations.includes(x) &&
+        !(expiredSince(x) && reloaded.invitations.includes(`${x.split(':')[0]}:expired`)),
     );
-    const gone = shown.filter((x) => !reloaded.invitations.some((y) => y.split(':')[0] === x.split(':')[0]));
     if (gone.length > 0) {
       lostRecords += gone.length;
-      problems.push(`${gone.length} invitation(s) listed before the restart are gone after it`);
+      problems.push(`invitations shown before the restart differ after it: ${gone.join(', ')}`);
     }
   }
   return [
@@ -733,6 +776,10 @@ export async function diskFull(t: Teardown, cfg: DiskConfig, log: Log): Promise<
         apiStatus: apiErr?.statusCode ?? 'none',
         agentKeptRunning: alive ? 'yes' : 'no',
         writesAfterFree: afterFree.length === 0 ? 'ok' : 'failed',
+        invitationsSentWhileFull: sentWhileFull.length,
+        invitationsToFullHub: receivedWhileFull.length,
+        ackedWhileFull: heldWhileFull,
+        deliveredAfterFree: delivered ?? 'no',
         storedRecordsLost: lostRecords,
         corruptFiles: Number(corrupt) || 0,
       },
