@@ -13,7 +13,7 @@ import {
   type SecureServerOptions,
 } from 'node:http2';
 import type { IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { isPeerhubError } from '../core/errors.js';
@@ -25,6 +25,11 @@ import type { PeerApiDeps, PeerAuth, TlsCredentialsSource } from './types.js';
 export const DEFAULT_PEER_PORT = 7443;
 export const SERVER_DEFAULTS = {
   maxConnections: 256,
+  /**
+   * Connections from one source address at most (slow clients: one host trickling ClientHellos could
+   * otherwise hold every one of maxConnections and lock every peer out, 10 s at a time, for good).
+   */
+  maxConnectionsPerAddress: 32,
   maxSessionsPerPeer: 8,
   /** A TLS handshake must finish within this. */
   handshakeTimeoutMs: 10_000,
@@ -68,6 +73,7 @@ export async function startPeerServer(deps: PeerServerDeps, init: PeerServerInit
     sessions: 0,
     rejectedChains: 0,
     refusedConnections: 0,
+    refusedPerAddress: 0,
     refusedSessions: 0,
     headersTimeouts: 0,
     idleTimeouts: 0,
@@ -99,6 +105,22 @@ export async function startPeerServer(deps: PeerServerDeps, init: PeerServerInit
   });
   server.maxConnections = o.maxConnections;
   server.on('drop', () => bump('refusedConnections'));
+  const perAddress = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const addr = socket.remoteAddress ?? '';
+    const n = (perAddress.get(addr) ?? 0) + 1;
+    if (n > o.maxConnectionsPerAddress) {
+      bump('refusedPerAddress');
+      socket.destroy();
+      return;
+    }
+    perAddress.set(addr, n);
+    socket.once('close', () => {
+      const left = (perAddress.get(addr) ?? 1) - 1;
+      if (left > 0) perAddress.set(addr, left);
+      else perAddress.delete(addr);
+    });
+  });
   server.on('secureConnection', () => bump('connections'));
   server.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'));
 

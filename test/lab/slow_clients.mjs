@@ -139,13 +139,17 @@ async function tlsHello() {
   for (let i = 0; i < n; i++) {
     const sock = netConnect({ host: o.host, port: Number(o.port) });
     const h = tracker(() => sock.destroy());
+    let connected = false; // ended after connecting: the server closed it; before: refused
     sock.once('connect', () => {
+      connected = true;
       res.opened++;
       trickleBytes(h, sock, partial);
     });
     sock.on('data', () => (h.answered = true));
-    sock.on('error', (e) => h.settle(res.opened && sock.bytesWritten > 0 ? 'closed' : 'error', e));
-    sock.once('close', () => h.settle('closed'));
+    sock.on('error', (e) => h.settle(connected ? 'closed' : 'error', e));
+    sock.once('close', () =>
+      h.settle(connected ? 'closed' : 'error', new Error('ECONNRESET before connect')),
+    );
   }
 }
 
@@ -236,7 +240,9 @@ async function control() {
       }
       settle(k, e);
     };
+    let connected = false;
     sock.once('connect', () => {
+      connected = true;
       res.opened++;
       if (kind === 'headers') {
         sock.write('GET /v1/status HTTP/1.1\r\nHost: peerhub\r\n');
@@ -251,8 +257,10 @@ async function control() {
       }
     });
     sock.on('data', () => (h.answered = true));
-    sock.on('error', (e) => h.settle(sock.bytesWritten > 0 ? 'closed' : 'error', e));
-    sock.once('close', () => h.settle('closed'));
+    sock.on('error', (e) => h.settle(connected ? 'closed' : 'error', e));
+    sock.once('close', () =>
+      h.settle(connected ? 'closed' : 'error', new Error('ECONNRESET before connect')),
+    );
   }
 }
 

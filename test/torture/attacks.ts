@@ -51,9 +51,9 @@ export interface AttackLab {
 
 export async function attackLab(lab: Lab): Promise<AttackLab> {
   const [H, B, C] = await Promise.all([
-    lab.startHub(0, { nickname: 'Helen', logLevel: 'info', readyTimeout: 60_000 }),
-    lab.startHub(1, { nickname: 'Bob', logLevel: 'info', readyTimeout: 60_000 }),
-    lab.startHub(2, { nickname: 'Carol', logLevel: 'info', readyTimeout: 60_000 }),
+    lab.startHub(0, { nickname: 'Helen', logLevel: 'info', readyTimeout: 120_000 }),
+    lab.startHub(1, { nickname: 'Bob', logLevel: 'info', readyTimeout: 120_000 }),
+    lab.startHub(2, { nickname: 'Carol', logLevel: 'info', readyTimeout: 120_000 }),
   ]);
   const [sh, sb, sc] = (await Promise.all([H, B, C].map((h) => h.status()))) as [
     HubStatus,

@@ -54,7 +54,7 @@ export const FLOOD_BOUNDS = {
     mdnsRate: 10_000,
     mdnsSeconds: 60,
     storm: 1000,
-    slowHello: 250,
+    slowHello: 400,
     slowSessions: 8,
     slowStreams: 30,
     slowControl: 240,
@@ -76,8 +76,8 @@ export interface FloodLab {
 /** Three nodes: the target hub, a witness hub that sees it, and an attacker node. */
 export async function floodLab(lab: Lab): Promise<FloodLab> {
   const [target, witness] = await Promise.all([
-    lab.startHub(0, { nickname: 'Target', logLevel: 'info', readyTimeout: 60_000 }),
-    lab.startHub(1, { nickname: 'Witness', logLevel: 'info', readyTimeout: 60_000 }),
+    lab.startHub(0, { nickname: 'Target', logLevel: 'info', readyTimeout: 120_000 }),
+    lab.startHub(1, { nickname: 'Witness', logLevel: 'info', readyTimeout: 120_000 }),
   ]);
   const st = await target.status();
   await witness.waitPeer((p) => p.id === st.id && p.verified === true, { timeout: 30_000 });
@@ -318,6 +318,7 @@ export async function tlsStorm(f: FloodLab, o: { n: number; log?: (l: string) =>
   c.fig('wire.refusedConnections', delta(now, before, 'wire.refusedConnections'));
   c.fig('wire.rejectedChains', delta(now, before, 'wire.rejectedChains'));
   c.fig('wire.refusedSessions', delta(now, before, 'wire.refusedSessions'));
+  c.fig('wire.refusedPerAddress', delta(now, before, 'wire.refusedPerAddress'));
   const fdPeak = await fds.stop();
   const rssPeak = await rss.stop();
   c.fig('fdPeak', fdPeak);
@@ -387,8 +388,10 @@ export async function slowClients(
       await new Promise((r) => setTimeout(r, 1000));
     }
   })();
-  const node = (args: string[], timeoutMs: number) =>
-    lab.exec(f.attacker, process.execPath, [script, ...args], { timeoutMs }).then((r) => {
+  // Slow TLS hellos from the attacker's node; slow HTTP/2 bodies (they need a certificate) from the
+  // witness's node, which also sends the legitimate requests (the hub limits connections per address).
+  const node = (args: string[], timeoutMs: number, from = f.attacker) =>
+    lab.exec(from, process.execPath, [script, ...args], { timeoutMs }).then((r) => {
       if (r.code !== 0)
         throw new Error(`slow_clients ${args[0]}: ${r.code} ${r.stderr.trim().slice(0, 200)}`);
       return r.json<SlowResult>();
@@ -422,6 +425,7 @@ export async function slowClients(
           '60000',
         ],
         90_000,
+        1,
       ),
     ),
     c.step('slow control clients', async () => {
@@ -476,6 +480,7 @@ export async function slowClients(
   const after = (await timedStatus(target))?.counters ?? {};
   c.fig('wire.requestTimeouts', delta(after, before, 'wire.requestTimeouts'));
   c.fig('wire.refusedConnections', delta(after, before, 'wire.refusedConnections'));
+  c.fig('wire.refusedPerAddress', delta(after, before, 'wire.refusedPerAddress'));
   c.ok(
     body === null || delta(after, before, 'wire.requestTimeouts') >= body.opened,
     `the peer API counted its request time-outs (${delta(after, before, 'wire.requestTimeouts')})`,
