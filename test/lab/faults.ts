@@ -102,7 +102,11 @@ export interface Tmpfs {
 }
 
 const mounted = new Set<string>();
-let exitHook = false;
+// Registered when this module loads, so before the lab's own exit handler (installed by the first
+// createLab): that one deletes the lab directory, which fails on a mount point still mounted.
+process.on('exit', () => {
+  for (const d of [...mounted]) unmountSync(d);
+});
 
 function unmountSync(dir: string): void {
   if (!mounted.has(dir)) return;
@@ -122,12 +126,6 @@ export async function mountTmpfs(t: Teardown, dir: string, sizeKB: number): Prom
   mkdirSync(dir, { recursive: true });
   await must('mount', ['-t', 'tmpfs', '-o', `size=${sizeKB}k,mode=0700`, 'phfault', dir]);
   mounted.add(dir);
-  if (!exitHook) {
-    exitHook = true;
-    process.on('exit', () => {
-      for (const d of [...mounted]) unmountSync(d);
-    });
-  }
   t.teardown(() => unmountSync(dir));
   const filler = join(dir, '.filler');
   const freeBytes = (): number => {

@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createLab, labSkipReason, waitFor, type Hub, type Lab, type Teardown } from '../lab/harness.js';
 import type { InvitationRow, InviteResult, SessionDetailRow, SessionMessageRow } from '../lab/hub.js';
-import { dropped, flap, flapper, mountTmpfs, setLoss } from '../lab/faults.js';
+import { dropped, flap, flapper, mountTmpfs, setLoss, type Tmpfs } from '../lab/faults.js';
 import type { TortureOptions, TorturePart, TortureReport, TortureRow } from './types.js';
 import { systemClock, type Clock } from '../../firmware/core/clock.js';
 
@@ -102,11 +102,19 @@ export async function networkFaults(t: Teardown, cfg: NetConfig, log: Log): Prom
   // ---- discovery ----
   const disc: string[] = [];
   const t0 = performance.now();
-  const hubs = await Promise.all(
-    all.map((i) =>
-      lab.startHub(i, { nickname: i === 0 ? 'Host' : `Guest${i}`, logLevel: 'info', readyTimeout: 120_000 }),
+  const started = await attempt(disc, 'start the hubs', () =>
+    Promise.all(
+      all.map((i) =>
+        lab.startHub(i, {
+          nickname: i === 0 ? 'Host' : `Guest${i}`,
+          logLevel: 'info',
+          readyTimeout: 120_000,
+        }),
+      ),
     ),
   );
+  if (!started) return [row(`discovery: ${cfg.hubs} hubs, ${cfg.lossPct} % loss, link flaps`, {}, disc, '')];
+  const hubs = started;
   const ids = await Promise.all(hubs.map(async (h) => (await h.status()).id));
   const startedS = secs(performance.now() - t0);
   const tReady = performance.now(); // convergence is counted from every agent answering
@@ -603,6 +611,22 @@ export async function diskFull(t: Teardown, cfg: DiskConfig, log: Log): Promise<
   const lab = await createLab(t, { hubs: 2 });
   const dataDir = join(lab.node(0).dir, 'hub', 'data');
   const disk = await mountTmpfs(t, dataDir, cfg.sizeKB);
+  try {
+    return await diskFullOn(lab, disk, dataDir, cfg, log, problems);
+  } catch (e) {
+    problems.push(`aborted: ${(e as Error).message.split('\n')[0]}`);
+    return [row(`disk full (${cfg.sizeKB} kB tmpfs) during store writes`, {}, problems, '')];
+  }
+}
+
+async function diskFullOn(
+  lab: Lab,
+  disk: Tmpfs,
+  dataDir: string,
+  cfg: DiskConfig,
+  log: Log,
+  problems: string[],
+): Promise<FaultRow[]> {
   const [A, B] = await Promise.all([
     lab.startHub(0, { nickname: 'Full', logLevel: 'info', readyTimeout: 120_000 }),
     lab.startHub(1, { nickname: 'Peer', logLevel: 'info', readyTimeout: 120_000 }),
