@@ -4,7 +4,7 @@
  * succeeds — not lost at the next restart (found by the faults torture, issue 7). A received
  * invitation that cannot be saved is refused (the sender retries), never acknowledged.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInvitations, SAVE_RETRY_MS } from '../../../firmware/collab/invitations.js';
@@ -15,7 +15,7 @@ import { silentLogger } from '../../../firmware/core/logger.js';
 import { nodeFs, type StoreFs } from '../../../firmware/store/index.js';
 import { BOB, HOST, T0 } from './invitations-helpers.js';
 
-function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+function setup(t: Test) {
   const clock = new ManualClock(T0);
   const file = join(t.testdir(), 'invitations.json');
   const disk = { full: false };
