@@ -182,7 +182,7 @@ export interface HubOptions {
   args?: string[];
   env?: NodeJS.ProcessEnv;
   logLevel?: string; // PEERHUB_LOG_LEVEL, default 'debug'
-  readyTimeout?: number; // ms, default 20 s
+  readyTimeout?: number; // ms, default 60 s (a generous deadline: agents start slowly on a loaded 2-core machine)
   waitReady?: boolean; // default true
 }
 
@@ -257,11 +257,11 @@ export class Hub {
       maxLogLines: 600,
     });
     if (this.opts.waitReady === false) return;
-    await this.ready(this.opts.readyTimeout ?? 20_000);
+    await this.ready(this.opts.readyTimeout ?? 60_000);
   }
 
   /** Resolve once `status --json` answers; fail early if the agent exits. */
-  async ready(timeout = 20_000): Promise<HubStatus> {
+  async ready(timeout = 60_000): Promise<HubStatus> {
     const agent = this.agent;
     if (!agent) throw new Error(`hub ${this.index} not started`);
     return waitFor(
