@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { request } from 'node:http';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
+import { cpus, loadavg, release } from 'node:os';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { percentile, type Lab, type Stamped, type Teardown } from '../lab/harness.js';
@@ -33,8 +33,21 @@ export function summarize(xs: readonly number[]): Summary | undefined {
   };
 }
 
-export function machine(): { node: string; cpus: number; cpu: string | undefined; kernel: string } {
-  return { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, kernel: release() };
+/** The machine, with its load average (1, 5, 15 min) when the run ended: the lab shares the cores. */
+export function machine(): {
+  node: string;
+  cpus: number;
+  cpu: string | undefined;
+  kernel: string;
+  loadavg: number[];
+} {
+  return {
+    node: process.version,
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model,
+    kernel: release(),
+    loadavg: loadavg().map((x) => Math.round(x * 100) / 100),
+  };
 }
 
 export const log = (s: string): void => console.error(`# ${s}`);
@@ -151,7 +164,13 @@ export class HubFeed {
         res.on('close', () => this.bus.emit('end'));
         resolve(true);
       });
-      req.on('error', reject);
+      // A connection that never answers (an agent too starved to respond) is retried, not waited on forever.
+      const timer = setTimeout(() => req.destroy(new Error('no response')), 10_000);
+      req.on('response', () => clearTimeout(timer));
+      req.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
       req.end();
       this.req = req;
     });

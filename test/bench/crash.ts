@@ -104,20 +104,31 @@ async function capped<T>(p: Promise<{ t: number } & T>, t0: number): Promise<num
 
 // ---- strangers ----
 
+/**
+ * Each tool its own service type: the three run side by side on one bridge, and a browser's queries
+ * for a type would otherwise let another tool's cache drop the dead one early (RFC 6762 §10.5).
+ */
+const AVAHI_TYPE = '_phcrash-avahi._tcp';
+const ZC_TYPE = '_phcrash-zc._tcp.local.';
+
 async function peerhubStrangers(
   lab: Lab,
   observerNode: number,
   subjects: number[],
   capMs: number,
 ): Promise<CrashRow> {
-  const observer = await lab.startHub(observerNode, { nickname: 'Crash observer', logLevel: 'warn' });
+  const observer = await lab.startHub(observerNode, {
+    nickname: 'Crash observer',
+    logLevel: 'warn',
+    readyTimeout: 120_000,
+  });
   const feed = new HubFeed(observer.socket, 'crash-observer');
   await feed.connect();
   const names = subjects.map((_, k) => `Crash ${k + 1}`);
   const hubs: Hub[] = [];
   for (const [k, i] of subjects.entries())
     hubs.push(await lab.startHub(i, { nickname: names[k], logLevel: 'warn', waitReady: false }));
-  await Promise.all(hubs.map((h) => h.ready(60_000)));
+  await Promise.all(hubs.map((h) => h.ready(120_000)));
   for (const n of names)
     await feed.waitFor((r) => r.ev.type === 'peer:found' && peerInstance(r.ev.data) === n, {
       timeout: 60_000,
@@ -151,7 +162,7 @@ async function avahiStrangers(
   subjects: number[],
   capMs: number,
 ): Promise<CrashRow> {
-  const TYPE = '_peerhub._tcp';
+  const TYPE = AVAHI_TYPE;
   const observer = await lab.startAvahi(observerNode);
   const browse = observer.browseStream(TYPE);
   const names = subjects.map((_, k) => `Crash Avahi ${k + 1}`);
@@ -182,11 +193,11 @@ async function zeroconfStrangers(
   subjects: number[],
   capMs: number,
 ): Promise<CrashRow> {
-  const observer = new ZeroconfPeer(lab, observerNode, { browse: true });
+  const observer = new ZeroconfPeer(lab, observerNode, { browse: true, type: ZC_TYPE });
   await observer.waitFor((e) => e.ev === 'ready', { timeout: 30_000 });
   const names = subjects.map((_, k) => `Crash Zeroconf ${k + 1}`);
   const pubs = subjects.map(
-    (i, k) => new ZeroconfPeer(lab, i, { name: names[k], txt: ['v=1', 'st=Online'] }),
+    (i, k) => new ZeroconfPeer(lab, i, { name: names[k], type: ZC_TYPE, txt: ['v=1', 'st=Online'] }),
   );
   await Promise.all(pubs.map((p) => p.registered()));
   for (const n of names)
@@ -222,8 +233,8 @@ async function contactCrash(
   capMs: number,
 ): Promise<{ kill: CrashRow; link: CrashRow }> {
   const [a, b] = nodes;
-  const alice = await lab.startHub(a, { nickname: 'Alice', logLevel: 'warn' });
-  let bob = await lab.startHub(b, { nickname: 'Bob', logLevel: 'warn' });
+  const alice = await lab.startHub(a, { nickname: 'Alice', logLevel: 'warn', readyTimeout: 120_000 });
+  let bob = await lab.startHub(b, { nickname: 'Bob', logLevel: 'warn', readyTimeout: 120_000 });
   const [sa, sb] = await Promise.all([alice.status(), bob.status()]);
   await alice.waitPeer((p) => p.id === sb.id && p.wellFormed, { timeout: 60_000 });
   await bob.waitPeer((p) => p.id === sa.id && p.wellFormed, { timeout: 60_000 });
@@ -248,7 +259,7 @@ async function contactCrash(
     const t0 = performance.now();
     await bob.kill();
     kill.push(await capped(offline(t0), t0));
-    bob = await lab.startHub(b, { nickname: 'Bob', logLevel: 'warn' });
+    bob = await lab.startHub(b, { nickname: 'Bob', logLevel: 'warn', readyTimeout: 120_000 });
   }
   for (let k = 0; k < samples; k++) {
     await alice.waitContact(sb.id, (c) => c.online, { timeout: 60_000 });
@@ -315,7 +326,7 @@ export async function runCrashBench(o: CrashOptions): Promise<number> {
         strangers: { peerhub, avahi, zeroconf },
         contact,
         notes: [
-          'stranger: S subjects per tool announced on their own nodes, seen resolved by one observer per tool, left 8 s (past their announcements), then killed with SIGKILL together, each timed from its own kill until the observer reports it gone: peerhub = the observer hub’s event stream (GET /v1/events on its control socket) peer:lost; avahi = kill -9 of avahi-daemon (its avahi-publish client loses the daemon, nothing is sent), the observer’s avahi-browse -rp prints `-`; zeroconf = kill -9 of the python publisher, the observer’s ServiceBrowser prints remove.',
+          'stranger: S subjects per tool announced on their own nodes (avahi and zeroconf each under a service type of their own, so no other tool’s browser queries their records), seen resolved by one observer per tool, left 8 s (past their announcements), then killed with SIGKILL together, each timed from its own kill until the observer reports it gone: peerhub = the observer hub’s event stream (GET /v1/events on its control socket) peer:lost; avahi = kill -9 of avahi-daemon (its avahi-publish client loses the daemon, nothing is sent), the observer’s avahi-browse -rp prints `-`; zeroconf = kill -9 of the python publisher, the observer’s ServiceBrowser prints remove.',
           'nothing is sent by a killed process: a stranger disappears only when its records expire in the observer’s cache (RFC 6762 §5.2 refresh queries unanswered, or the TTL runs out); a sample still listed at the cap is null and shown as "> cap".',
           'contact: two peerhub hubs that added each other (live subscription over the peer API); kill -9 of one (the kernel closes its sockets), then, with it restarted, its cable pulled (lab.linkDown: no FIN, only the peer API’s keep-alives tell) until the other hub emits contact:offline.',
         ],

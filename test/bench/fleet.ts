@@ -23,6 +23,7 @@
  * connect to the hub's control socket (it opens after the first announcement): those carry the hub's
  * own event time (same machine clock).
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
@@ -263,14 +264,16 @@ const zcSighting = (e: ZcEvent): Sighting | undefined =>
       : undefined;
 
 /** The bus must already run (avahiNode.startBus()): the daemon is timed from its own spawn. */
-function startAvahi(a: AvahiNode, node: number, name: string): Member {
+function startAvahi(a: AvahiNode, node: number, name: string, deadlineMs: number): Member {
   let browse: Stream<AvahiBrowseLine> | null = null;
   let pub: Stream | null = null;
+  let failure = '';
   const spawnedAt = performance.now();
-  const up = a.startDaemon().then(() => {
+  const up = a.startDaemon(deadlineMs).then(() => {
     browse = a.browseStream(AVAHI_TYPE);
-    return a.publish(name, AVAHI_TYPE, 7443, ['v=1', 'st=Online']).then((p) => (pub = p));
+    return a.publish(name, AVAHI_TYPE, 7443, ['v=1', 'st=Online'], deadlineMs).then((p) => (pub = p));
   });
+  up.catch((err: Error) => (failure = err.message.split('\n')[0] ?? ''));
   up.catch(() => undefined);
   return {
     node,
@@ -286,7 +289,7 @@ function startAvahi(a: AvahiNode, node: number, name: string): Member {
     nowSeen: (expected) =>
       browse ? fold((browse as Stream<AvahiBrowseLine>).records, avahiSighting, expected) : 0,
     diag: () =>
-      `${name}: avahi-daemon ${a.log?.running ? 'running' : 'not running'}, publisher ${pub ? 'up' : 'not up'}\n${a.log?.tail(8) ?? ''}`,
+      `${name}: avahi-daemon ${a.log?.running ? 'running' : 'not running'}, publisher ${pub ? 'up' : 'not up'}${failure ? ` (${failure})` : ''}\n${a.log?.tail(8) ?? ''}`,
     async seenAll(expected, target, since, timeout) {
       const t0 = performance.now();
       const ok = await Promise.race([
@@ -350,6 +353,7 @@ function startZeroconf(lab: Lab, node: number, name: string): Member {
 export interface FleetRun {
   tool: FleetTool;
   n: number;
+  date: string; // when this tool × size ran (runs of earlier invocations are kept in the file)
   together: {
     complete: boolean; // every hub saw all others by the deadline
     allMs: number | null; // from the first spawn until the last hub saw all
@@ -394,14 +398,19 @@ async function runOne(
     tool === 'peerhub'
       ? startPeerhub(lab, i, name, deadlineMs)
       : tool === 'avahi'
-        ? startAvahi(avahiNodeOf(lab, i, avahiCache), i, name)
+        ? startAvahi(avahiNodeOf(lab, i, avahiCache), i, name, deadlineMs)
         : startZeroconf(lab, i, name);
   if (tool === 'avahi') {
-    await Promise.all(Array.from({ length: n + 1 }, (_, i) => avahiNodeOf(lab, i, avahiCache).startBus()));
+    // The buses are the hosts' system buses: up before the measurement, ten at a time (not timed).
+    for (let i = 0; i <= n; i += 10) {
+      const batch = Array.from({ length: Math.min(10, n + 1 - i) }, (_, k) => i + k);
+      await Promise.all(batch.map((j) => avahiNodeOf(lab, j, avahiCache).startBus()));
+    }
   }
   const res: FleetRun = {
     tool,
     n,
+    date: new Date().toISOString(),
     together: {
       complete: false,
       allMs: null,
@@ -566,13 +575,25 @@ export async function runFleetBench(o: FleetOptions): Promise<number> {
         }
       }
       console.log(fleetTable(runs));
+      for (const r of runs) r.date = started.toISOString(); // this invocation
+      // Keep the other tool × size runs of the file (a quick run of one size does not erase the others).
+      let kept: FleetRun[] = [];
+      try {
+        const old = JSON.parse(readFileSync(o.out, 'utf8')) as { runs?: FleetRun[] };
+        kept = (old.runs ?? []).filter((r) => !runs.some((x) => x.tool === r.tool && x.n === r.n));
+      } catch {
+        // no earlier file
+      }
+      const all = [...kept, ...runs].sort(
+        (a, b) => a.n - b.n || o.tools.indexOf(a.tool) - o.tools.indexOf(b.tool),
+      );
       writeJson(o.out, {
         date: started.toISOString(),
         durationS: Math.round((Date.now() - started.getTime()) / 1000),
         machine: machine(),
         config: { ...o, out: undefined },
         units: 'milliseconds unless named; p50/p99 nearest-rank',
-        runs,
+        runs: all,
         notes: FLEET_NOTES,
       });
       return 0;

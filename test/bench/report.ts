@@ -18,6 +18,7 @@ interface Sum {
   max: number;
 }
 interface Machine {
+  loadavg?: number[];
   cpus?: number;
   cpu?: string;
   kernel?: string;
@@ -33,6 +34,7 @@ interface CrashRow {
 interface FleetRunJ {
   tool: string;
   n: number;
+  date?: string;
   together: {
     complete: boolean;
     allMs: number | null;
@@ -84,6 +86,7 @@ interface Cell {
   v: number; // for comparisons (a capped wait counts as its cap + 1)
   text: string;
   lower?: boolean; // "> cap": the true value is higher than v
+  na?: string; // measured, but not what the goal means (why)
 }
 
 function ms(v: number): string {
@@ -135,6 +138,7 @@ function ratioText(r: Row): string {
 function metText(r: Row): string {
   const p = r.cells.peerhub;
   if (!p || !r.goal) return '—';
+  if (p.na) return `n/a: ${p.na}`;
   const parts: string[] = [];
   if (r.goal) parts.push(p.v <= r.goal.max && !p.lower ? 'yes' : '**no**');
   const anchors = (['avahi', 'zeroconf'] as const).map((t) => r.cells[t]).filter((c): c is Cell => !!c);
@@ -169,7 +173,7 @@ function source(name: string, j: Json | null): string {
     .slice(
       0,
       16,
-    )} UTC, ${j.durationS ?? '?'} s | ${m.cpus ?? '?'} × ${m.cpu ?? '?'}, Linux ${m.kernel ?? '?'}, Node ${m.node ?? '?'} | <small>${cfg}</small> |`;
+    )} UTC, ${j.durationS ?? '?'} s | ${m.cpus ?? '?'} × ${m.cpu ?? '?'}, Linux ${m.kernel ?? '?'}, Node ${m.node ?? '?'}${m.loadavg ? `; load average at the end ${m.loadavg.join(' / ')}` : ''} | <small>${cfg}</small> |`;
 }
 
 export interface Report {
@@ -306,7 +310,8 @@ export function buildReport(benchDir: string): Report {
         r.packets
           ? {
               v: r.packets.meanPerHubPerMin,
-              text: `${r.packets.meanPerHubPerMin} <small>(max ${r.packets.perHubPerMin.max}; ${r.packets.windowS} s)</small>`,
+              text: `${r.packets.meanPerHubPerMin} <small>(max ${r.packets.perHubPerMin.max}; ${r.packets.windowS} s${r.together.complete ? '' : '; the fleet had not converged'})</small>`,
+              ...(r.together.complete ? {} : { na: 'the fleet had not converged' }),
             }
           : undefined,
       ),
@@ -407,6 +412,7 @@ export function buildReport(benchDir: string): Report {
     source('zeroconf', zc),
     source('crash', crash),
     source('fleet', fleet),
+    ...fleetDates(fleet),
     source('trust', trust),
     source('collab', collab),
     '',
@@ -467,6 +473,18 @@ export function buildReport(benchDir: string): Report {
     ),
   }));
   return { markdown: md, svg: chart(chartRows, pkts) };
+}
+
+/** Fleet runs kept from earlier invocations carry their own date: list them under the file's row. */
+function fleetDates(fleet: Json | null): string[] {
+  const runs = (get(fleet, 'runs') as FleetRunJ[] | undefined) ?? [];
+  const byDate = new Map<string, string[]>();
+  for (const r of runs) {
+    const d = (r.date ?? String(fleet?.date ?? '?')).replace('T', ' ').slice(0, 16);
+    byDate.set(d, [...(byDate.get(d) ?? []), `${r.tool} ×${r.n}`]);
+  }
+  if (byDate.size < 2) return [];
+  return [...byDate].map(([d, what]) => `| ↳ fleet runs | ${d} UTC | | ${what.join(', ')} |`);
 }
 
 // ---- SVG ----

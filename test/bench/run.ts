@@ -31,7 +31,7 @@
  * - idle: RSS and CPU of the subject agent and of avahi-daemon (+ its dbus-daemon) over the same window.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
+import { cpus, loadavg, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
@@ -445,7 +445,13 @@ async function main(): Promise<number> {
           {
             date: started.toISOString(),
             durationS: Math.round((Date.now() - started.getTime()) / 1000),
-            machine: { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, kernel: release() },
+            machine: {
+              node: process.version,
+              cpus: cpus().length,
+              cpu: cpus()[0]?.model,
+              kernel: release(),
+              loadavg: loadavg().map((x) => Math.round(x * 100) / 100),
+            },
             config: { samples, cycles, parts: [...only] },
             units: 'milliseconds; p50/p99 nearest-rank',
             zeroconf,
@@ -463,7 +469,13 @@ async function main(): Promise<number> {
     const report = {
       date: started.toISOString(),
       durationS: Math.round((Date.now() - started.getTime()) / 1000),
-      machine: { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, kernel: release() },
+      machine: {
+        node: process.version,
+        cpus: cpus().length,
+        cpu: cpus()[0]?.model,
+        kernel: release(),
+        loadavg: loadavg().map((x) => Math.round(x * 100) / 100),
+      },
       config: { samples, cycles, idleSeconds: idleS, parts: [...only] },
       units: 'milliseconds unless named; p50/p99 nearest-rank',
       peerhub,

@@ -93,7 +93,7 @@ export class AvahiNode {
   }
 
   /** (Re)start only avahi-daemon, on the already running bus. Resolves once it has probed its host name. */
-  async startDaemon(): Promise<Stream> {
+  async startDaemon(timeout = 20_000): Promise<Stream> {
     const { dir } = this.ctx;
     const script = [
       'set -e',
@@ -112,7 +112,7 @@ export class AvahiNode {
         },
       ),
     );
-    await this.daemon.waitForLine(/Server startup complete/, 20_000);
+    await this.daemon.waitForLine(/Server startup complete/, timeout);
     return this.daemon;
   }
 
@@ -152,14 +152,20 @@ export class AvahiNode {
   }
 
   /** `avahi-publish -s name type port txt…`, resolved once the daemon reports it established. */
-  async publish(name: string, type: string, port: number, txt: readonly string[] = []): Promise<Stream> {
+  async publish(
+    name: string,
+    type: string,
+    port: number,
+    txt: readonly string[] = [],
+    timeout = 20_000,
+  ): Promise<Stream> {
     const s = this.ctx.track(
       new Stream('ip', this.nsArgs('avahi-publish', ['-s', name, type, String(port), ...txt]), {
         name: `avahi-publish${this.ctx.index}`,
         env: this.env,
       }),
     );
-    await s.waitForLine(/Established under name/, 20_000);
+    await s.waitForLine(/Established under name/, timeout);
     return s;
   }
 
