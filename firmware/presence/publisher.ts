@@ -5,7 +5,7 @@
 import type { Clock, Timer } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { announceStep, initialAnnounceState, type AnnounceEvent } from './announcer.js';
-import { MDNS_PORT } from './constants.js';
+import { MDNS_PORT, REFRESH_KNOWN_ANSWER_LEFT } from './constants.js';
 import { buildTxt, defaultHostLabel, instanceLabel, nextHostLabel, nextInstanceLabel } from './names.js';
 import { initialProbeState, probeStep, type ProbeEvent } from './prober.js';
 import { buildRecords, hostName, instanceName, recordKey, tieBreak, type OwnRecord } from './records.js';
@@ -279,14 +279,16 @@ export class Publisher {
   /**
    * Our own refresh query (§5.2) asks a question our records answer too: the hosts that cached them
    * in the same round need them again as much as we need theirs. Answered like anyone's query, but
-   * only with records we last multicast more than half their TTL ago (the §7.1 rule others apply).
+   * only with records that others would not list as known answers in a refresh query of their own
+   * (multicast more than 1 − REFRESH_KNOWN_ANSWER_LEFT of their TTL ago): those are due for the same
+   * round, and answering them now keeps one round per TTL for the whole LAN.
    */
   answerOwnQuery(msg: Message): void {
     if (this.probe.phase !== 'probed' || !this.running) return;
     const now = this.d.clock.now();
     const records = this.records.filter((r) => {
       const last = this.lastMulticast.get(recordKey(r));
-      return last === undefined || now - last >= (r.ttl * 1000) / 2;
+      return last === undefined || now - last >= r.ttl * 1000 * (1 - REFRESH_KNOWN_ANSWER_LEFT);
     });
     if (records.length === 0) return;
     const self = { address: '0.0.0.0', port: MDNS_PORT };

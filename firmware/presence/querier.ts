@@ -20,6 +20,7 @@ export type QueryEvent =
   | { type: 'start'; random: number }
   | { type: 'tick' }
   | { type: 'asked' } // the question went out, not from this machine
+  | { type: 'restart'; random: number } // a peer vanished: look again soon (1–2 s), then back off
   | { type: 'stop' };
 export type QueryEffect = { type: 'send-query'; index: number };
 
@@ -50,6 +51,14 @@ export function queryStep(
         },
         effects: [{ type: 'send-query', index: s.sent }],
       };
+    case 'restart': {
+      // A peer expired without a goodbye (crash, or our own link was down): ask again soon, so that
+      // hubs lost during an outage are found once it ends. Random 1–2 s spreads the hubs' queries,
+      // and each one seen counts for the others ('asked').
+      const at = now + Math.floor(QUERY_FIRST_INTERVAL * (1 + ev.random));
+      if (s.nextAt !== null && s.nextAt <= at) return { state: s, effects: [] };
+      return { state: { nextAt: at, interval: QUERY_FIRST_INTERVAL * 2, sent: s.sent }, effects: [] };
+    }
     case 'asked':
       // Treated as sent now: the next one comes a doubled interval later, never sooner than planned.
       if (s.nextAt === null) return { state: s, effects: [] };

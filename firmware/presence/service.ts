@@ -281,6 +281,7 @@ export class MdnsPresence implements PresenceService {
   private applyCacheEffects(effects: CacheEffect[]): void {
     const requery: Question[] = [];
     let changed = false;
+    let vanished = false;
     for (const fx of effects) {
       if (fx.type === 'requery') requery.push(fx.question);
       else if (fx.type === 'query-suppressed') this.wire.count('queriesSuppressed');
@@ -291,9 +292,11 @@ export class MdnsPresence implements PresenceService {
       if (fx.type === 'removed' && fx.entry.rr.data.kind === 'PTR') {
         const reason: LostReason = fx.reason === 'flushed' ? 'expired' : fx.reason;
         this.lostReasons.set(nameKey(fx.entry.rr.data.target), reason);
+        if (reason !== 'goodbye') vanished = true;
       }
     }
     if (requery.length > 0) this.sendQuery(requery, 'refresh');
+    if (vanished && this.running) this.stepQuery({ type: 'restart', random: this.random() });
     if (changed) this.refreshPeers();
   }
 

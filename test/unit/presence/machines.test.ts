@@ -102,3 +102,12 @@ t.test('browse query: the question asked by someone else counts as sent (§7.3),
   t.equal(late.state.nextAt, 100_000, 'a query planned later stays planned');
   t.same(queryStep(initialQueryState(), { type: 'asked' }, 5).state, initialQueryState(), 'not browsing');
 });
+
+t.test('browse query restart (a peer vanished): next query in 1–2 s, then 2 s, 4 s…', async (t) => {
+  const s = { nextAt: 5_000_000, interval: 3_600_000, sent: 20 };
+  const r = queryStep(s, { type: 'restart', random: 0.5 }, 1000);
+  t.same(r.state, { nextAt: 2500, interval: 2000, sent: 20 });
+  t.same(r.effects, []);
+  const sooner = { nextAt: 1200, interval: 1000, sent: 1 };
+  t.same(queryStep(sooner, { type: 'restart', random: 0.5 }, 1000).state, sooner, 'a sooner query stays');
+});

@@ -321,7 +321,7 @@ async function fleet(n: number, seed: number) {
   for (const [i, node] of nodes.entries()) {
     await node.svc.start();
     node.svc.announce(ann(i, { nickname: `Hub ${i}`, peerId: `PEER-${i}` }));
-    w.clock.advance(1500); // staggered starts: records learnt at different times
+    w.clock.advance(13_000); // staggered starts: records learnt at different times, rounds to merge
   }
   return { w, nodes };
 }
@@ -369,3 +369,26 @@ for (const n of [2, 10]) {
     },
   );
 }
+
+t.test('after an outage longer than the TTL, hubs find each other again soon after it ends', async (t) => {
+  const { w, nodes } = await fleet(3, 99);
+  w.clock.advance(10 * 60_000);
+  t.ok(
+    nodes.every((x) => x.svc.peers().length === 2),
+    'all see all',
+  );
+  w.lan.setLoss(1); // the switch dies for 5 minutes
+  w.clock.advance(5 * 60_000);
+  t.ok(
+    nodes.every((x) => x.svc.peers().length === 0),
+    'every peer expired during the outage',
+  );
+  w.lan.setLoss(0);
+  let healedAfter = -1;
+  for (let s = 1; s <= 600 && healedAfter < 0; s++) {
+    w.clock.advance(1000);
+    if (nodes.every((x) => x.svc.peers().length === 2)) healedAfter = s;
+  }
+  t.ok(healedAfter > 0 && healedAfter <= 5 * 60, `all see all again ${healedAfter} s after (≤ the outage)`);
+  for (const x of nodes) await x.svc.stop();
+});
