@@ -27,7 +27,7 @@ import { makePeer, startClient, startServer, type TestPeer } from '../wire/helpe
 const pub = (p: TestPeer): string =>
   new X509Certificate(p.rootCertPem).publicKey.export({ type: 'spki', format: 'pem' }).toString();
 
-async function until<T>(what: string, fn: () => T | undefined, ms = 15_000): Promise<T> {
+async function until<T>(what: string, fn: () => T | undefined, ms = 60_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = fn();
