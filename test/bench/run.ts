@@ -49,6 +49,7 @@ import {
   type WatchEvent,
 } from '../lab/harness.js';
 import { CLK_TCK, cpuTicks, percentile } from '../lab/proc.js';
+import { summarize, type Summary } from './common.js';
 import { collabOptionsFromArgs, runCollabBench } from './collab.js';
 import { crashOptionsFromArgs, runCrashBench } from './crash.js';
 import { fleetOptionsFromArgs, runFleetBench } from './fleet.js';
@@ -58,15 +59,6 @@ import { runTrustBench, trustOptionsFromArgs } from './trust.js';
 
 const STATES = ['Busy', 'Away', 'OnThePhone', 'Online'] as const;
 
-interface Summary {
-  n: number;
-  p50: number;
-  p99: number;
-  min: number;
-  max: number;
-  samples: number[];
-}
-
 interface Side {
   startSeen?: Summary;
   changeFromRequest?: Summary;
@@ -74,18 +66,6 @@ interface Side {
   stopGone?: Summary;
   stopExit?: Summary;
   idle?: Record<string, { rssMB: number; hwmMB: number; cpuPercent: number }>;
-}
-
-function summarize(xs: number[]): Summary {
-  const r = (v: number): number => Math.round(v * 10) / 10;
-  return {
-    n: xs.length,
-    p50: r(percentile(xs, 50)),
-    p99: r(percentile(xs, 99)),
-    min: r(Math.min(...xs)),
-    max: r(Math.max(...xs)),
-    samples: xs.map(r),
-  };
 }
 
 /** The instance name of a watch event's peer (peer:found/changed carry the row; peer:lost carries { peer }). */
