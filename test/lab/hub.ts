@@ -446,11 +446,13 @@ export class Hub {
   }
 
   /** `peerhub watch --json` (run in the hub's namespace so a sweeper finds it): timestamped events. */
-  watch(): Stream<WatchEvent> {
+  /** `watch --json` (with `since`: replays the buffered events after that id first, e.g. 0). */
+  watch(since?: number): Stream<WatchEvent> {
+    const replay = since === undefined ? [] : ['--since', String(since)];
     return this.lab.spawn<WatchEvent>(
       this.index,
       process.execPath,
-      [agentCliPath(), '--socket', this.socket, 'watch', '--json'],
+      [agentCliPath(), '--socket', this.socket, 'watch', '--json', ...replay],
       {
         name: `watch${this.index}`,
         parse: (l) => (l.startsWith('{') ? (JSON.parse(l) as WatchEvent) : undefined),

@@ -88,7 +88,19 @@ if (skip) {
     const id = await invite();
     await waitLed(b, 'invite', (l) => l.state === 'blink' && l.onMs === 500, 'B blinks again');
     t.match(await press(b, 'decline'), { type: 'answer', answer: 'declined' });
-    t.match(await led(b, 'invite'), { state: 'blink', onMs: 60 }, 'B shows the declined pattern');
+    // The outcome shows for 3 s: read it from B's event stream (replayed from the start), not by a
+    // later poll that a loaded machine can make too late. No earlier event flickers the invite LED.
+    const events = b.watch(0);
+    t.teardown(() => events.stop());
+    const shown = await events.waitForRecord(
+      (e) =>
+        e.type === 'panel:changed' &&
+        ((e.data as { leds?: LedRow[] }).leds ?? []).some(
+          (l) => l.name === 'invite' && l.state === 'blink' && l.onMs === 60,
+        ),
+      { timeout: 30_000 },
+    );
+    t.ok(shown, 'B shows the declined pattern');
     await waitFor(async () => (await outState(id)) === 'declined', { message: 'H: declined' });
     await waitLed(h, 'invite', (l) => l.state === 'on', 'H all answered');
     t.pass('H shows declined and all answered');
