@@ -15,12 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import {
-  createRootCertificate,
-  formatPeerId,
-  generateRootKeyPair,
-  issueCertificate,
-} from '../../firmware/identity/index.js';
+import { formatPeerId } from '../../firmware/identity/index.js';
 import { CACHE_MAX_ENTRIES } from '../../firmware/presence/constants.js';
 import {
   repoRoot,
@@ -43,6 +38,7 @@ import {
   udpCounters,
   type Outcome,
 } from './checks.js';
+import { makePeer } from '../unit/wire/helpers.js';
 import type { TorturePart, TortureRow } from './types.js';
 
 export const FLOOD_BOUNDS = {
@@ -83,17 +79,8 @@ export interface FloodLab {
  * in `dir`: the attacker's own peer id, so the per-peer session limit of the witness is not what stops it.
  */
 export async function mintIdentity(dir: string, name: string): Promise<PeerCredentials> {
-  const now = Date.now();
-  const root = await generateRootKeyPair();
-  const rootCertPem = createRootCertificate({ ...root, now });
-  const tls = await generateRootKeyPair();
-  const leaf = issueCertificate({
-    issuerCertPem: rootCertPem,
-    issuerKeyPem: root.privateKeyPem,
-    subjectPublicKeyPem: tls.publicKeyPem,
-    profile: 'tls',
-    now,
-  });
+  const peer = await makePeer();
+  const [leaf, root] = peer.creds.chainPem as [string, string];
   const file = (ext: string, text: string): string => {
     const p = join(dir, `${name}.${ext}`);
     writeFileSync(p, text, { mode: 0o600 });
@@ -101,8 +88,8 @@ export async function mintIdentity(dir: string, name: string): Promise<PeerCrede
   };
   return {
     cert: file('cert.pem', leaf),
-    key: file('key.pem', tls.privateKeyPem),
-    chain: file('root.pem', rootCertPem),
+    key: file('key.pem', peer.creds.keyPem),
+    chain: file('root.pem', root),
   };
 }
 
