@@ -143,7 +143,8 @@ export function cacheStep(
         }
         // The owner may not multicast a record again within 1 s (RFC 6762 §6): no answer is expected.
         if (now - e.receivedAt < MULTICAST_MIN_INTERVAL) continue;
-        if (!ev.message.questions.some((q) => answersQuestion(e.rr, q))) continue;
+        // A QU question may be answered by unicast to the asker alone: only QM questions count (§10.5).
+        if (!ev.message.questions.some((q) => !q.qu && answersQuestion(e.rr, q))) continue;
         // Only queries from distinct hosts count (as Avahi does): a host that owns the record never
         // lists it as a known answer in its own queries, and never answers itself.
         const from = ev.from ?? '';
@@ -205,10 +206,22 @@ export function cacheDeadline(s: CacheState, interested: (rr: ResourceRecord) =>
   return Number.isFinite(at) ? Math.ceil(at) : null;
 }
 
+/** Lookups by name/type over one pass of the cache (flushed records excluded), newest first. */
+export type CacheIndex = (name: string, type: number) => CacheEntry[];
+
+export function indexCache(s: CacheState): CacheIndex {
+  const sets = new Map<string, CacheEntry[]>();
+  for (const e of s.entries.values()) {
+    if (e.removal === 'flushed') continue;
+    const list = sets.get(e.setKey);
+    if (list) list.push(e);
+    else sets.set(e.setKey, [e]);
+  }
+  for (const list of sets.values()) if (list.length > 1) list.sort((a, b) => b.receivedAt - a.receivedAt);
+  return (name, type) => sets.get(rrsetKey({ name, type, klass: 1 })) ?? [];
+}
+
 /** Records of one name/type (flushed ones excluded; goodbyes stay until removed), newest first. */
 export function lookup(s: CacheState, name: string, type: number): CacheEntry[] {
-  const setKey = rrsetKey({ name, type, klass: 1 });
-  return [...s.entries.values()]
-    .filter((e) => e.setKey === setKey && e.removal !== 'flushed')
-    .sort((a, b) => b.receivedAt - a.receivedAt);
+  return indexCache(s)(name, type);
 }

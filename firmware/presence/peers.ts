@@ -1,5 +1,5 @@
 /** People Near Me: NearbyPeer rows derived from the cache (pure), and the found/changed/lost diff. */
-import { lookup, type CacheState } from './cache.js';
+import { indexCache, type CacheState } from './cache.js';
 import { SERVICE_TYPE } from './constants.js';
 import { nicknameOf, parseTxt } from './names.js';
 import type { Logger } from '../core/logger.js';
@@ -36,7 +36,8 @@ export function buildPeers(
   now: number,
 ): Map<string, NearbyPeer> {
   const out = new Map<string, NearbyPeer>();
-  for (const ptr of lookup(cache, SERVICE_TYPE, TYPE.PTR)) {
+  const lookup = indexCache(cache); // one pass, not one scan per record looked up
+  for (const ptr of lookup(SERVICE_TYPE, TYPE.PTR)) {
     // A goodbye takes the peer off the table at once; the record itself stays cached for 1 s
     // (RFC 6762 §10.1), and a re-announcement within that second brings the peer back.
     if (ptr.rr.data.kind !== 'PTR' || ptr.removal === 'goodbye') continue;
@@ -46,8 +47,8 @@ export function buildPeers(
     const labels = splitName(target);
     if (labels.length !== 4) continue; // <instance>._peerhub._tcp.local
     const instance = labels[0] as string;
-    const srv = lookup(cache, target, TYPE.SRV)[0];
-    const txtEntry = lookup(cache, target, TYPE.TXT)[0];
+    const srv = lookup(target, TYPE.SRV)[0];
+    const txtEntry = lookup(target, TYPE.TXT)[0];
     const parsed = parseTxt(txtEntry?.rr.data.kind === 'TXT' ? txtEntry.rr.data.strings : []);
     if (parsed.id !== null && parsed.id === self.peerId) continue;
     let host: string | null = null;
@@ -56,7 +57,7 @@ export function buildPeers(
     if (srv?.rr.data.kind === 'SRV') {
       host = srv.rr.data.target;
       port = srv.rr.data.port;
-      for (const a of [...lookup(cache, host, TYPE.A), ...lookup(cache, host, TYPE.AAAA)]) {
+      for (const a of [...lookup(host, TYPE.A), ...lookup(host, TYPE.AAAA)]) {
         if (a.rr.data.kind === 'A') endpoints.push(`${a.rr.data.address}:${port}`);
         if (a.rr.data.kind === 'AAAA') endpoints.push(`[${a.rr.data.address}]:${port}`);
       }

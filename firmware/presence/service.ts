@@ -225,7 +225,10 @@ export class MdnsPresence implements PresenceService {
   private stepQuery(ev: QueryEvent): void {
     const { state, effects } = queryStep(this.query, ev, this.deps.clock.now());
     this.query = state;
-    for (const _ of effects) this.sendQuery([BROWSE], 'browse');
+    // §5.4: the first query after start-up asks for unicast answers (QU): a responder that multicast
+    // its records lately answers us alone, and its 1-second multicast rate limit (§6) does not hold
+    // back our answers when many hubs are talking at once; later queries are QM.
+    for (const fx of effects) this.sendQuery([fx.index === 0 ? { ...BROWSE, qu: true } : BROWSE], 'browse');
     this.timers.arm('query', state.nextAt, () => this.stepQuery({ type: 'tick' }));
   }
 

@@ -11,6 +11,8 @@ import { PeerhubError, wrap } from '../core/errors.js';
 import { MDNS_GROUP, MDNS_PORT } from './constants.js';
 import type { Endpoint, InterfaceAddress, MdnsTransport } from './transport.js';
 
+const RECV_BUFFER_BYTES = 1 << 20;
+
 export interface MulticastDnsTransportInit {
   interface?: string; // name ('eth0') or IPv4 address; default: first non-internal IPv4
   port?: number; // tests only
@@ -54,7 +56,9 @@ export function createMulticastDnsTransport(init: MulticastDnsTransportInit, log
   const open = async (): Promise<void> => {
     addrs = resolveInterface(init.interface);
     const primary = (addrs[0] as InterfaceAddress).address;
-    const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    // A roomier receive buffer (the kernel caps it at net.core.rmem_max): when many hubs answer one
+    // query at once, a burst must not be dropped while the event loop is busy.
+    const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: RECV_BUFFER_BYTES });
     socket = sock;
     const m = makeMdns({ socket: sock, port, interface: primary, bind: '0.0.0.0', ttl: 255, loopback: true });
     mdns = m;

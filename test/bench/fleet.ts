@@ -116,12 +116,15 @@ interface Member {
   nowSeen(expected: ReadonlySet<string>): number;
   /** Why it is not there (process state and the tail of its output), for the report. */
   diag(): string;
+  /** More about its state (peerhub: its status counters and peer list), for a failure. */
+  debug?(): Promise<string>;
   stop(): Promise<void>;
 }
 
 interface SeenResult {
   t: number | null;
   seen: number; // how many of the expected it saw (at the end)
+  missing?: string[]; // which of the expected it did not list at the end
 }
 
 /** A stateful predicate over sightings: true once `target` of `expected` are seen at the same time. */
@@ -166,7 +169,8 @@ async function seenAllOn<T>(
     const r = await wait((v) => pred(toSighting(v)), { since, timeout: Math.max(1, timeout) });
     return { t: r.t, seen: seen.size };
   } catch (err) {
-    if (/within|no matching/.test((err as Error).message)) return { t: null, seen: seen.size };
+    if (/within|no matching/.test((err as Error).message))
+      return { t: null, seen: seen.size, missing: [...expected].filter((x) => !seen.has(x)) };
     throw err;
   }
 }
@@ -222,6 +226,14 @@ function startPeerhub(lab: Lab, node: number, name: string, deadlineMs: number):
       hub?.agent
         ? `${name}: agent ${hub.agent.running ? 'running' : 'exited'}, feed ${Number.isNaN(feed.connectedAt) ? 'never connected' : 'connected'}\n${hub.agent.tail(8)}`
         : `${name}: not spawned`,
+    async debug() {
+      if (!hub?.running) return `${name}: not running`;
+      const [status, peers] = await Promise.all([
+        hub.cli(['status', '--json']),
+        hub.cli(['peers', '--json']),
+      ]);
+      return `${name} status: ${status.stdout.trim()}\n${name} nearby: ${peers.stdout.trim().slice(0, 4000)}`;
+    },
     async stop() {
       feed.close();
       await started.catch(() => undefined);
@@ -504,18 +516,41 @@ async function runOne(
     let failures = 0;
     const jname = tool === 'peerhub' ? 'FJoin' : tool === 'avahi' ? 'FAJoin' : 'FZJoin';
     for (let k = 0; k < o.joinSamples; k++) {
+      // PEERHUB_FLEET_CAPTURE=<dir>: a packet capture on the joiner's node for each sample (diagnosis).
+      const captureDir = process.env.PEERHUB_FLEET_CAPTURE;
+      const capture = captureDir
+        ? lab.spawn(
+            n,
+            'tshark',
+            [
+              '-q',
+              '-i',
+              'eth0',
+              '-f',
+              'udp port 5353',
+              '-w',
+              join(captureDir, `${tool}-${n}-join${k + 1}.pcapng`),
+            ],
+            { name: `capture${k}` },
+          )
+        : null;
+      if (capture) await sleep(2_000);
       const tj = performance.now();
       const j = start(n, jname);
       const [s, r] = await Promise.all([j.seenAll(new Set(names), n, tj, 60_000), j.ready(60_000)]);
       if (s.t === null || r === null) {
         failures++;
-        log(`fleet ${tool} ×${n}: joiner ${k + 1} saw ${s.seen}/${n} in 60 s (ready ${r !== null})`);
+        log(
+          `fleet ${tool} ×${n}: joiner ${k + 1} saw ${s.seen}/${n} in 60 s (ready ${r !== null}); missing ${s.missing?.join(',') ?? '?'}\n${j.diag()}`,
+        );
+        if (j.debug) log(await j.debug().catch((e: unknown) => String(e)));
       } else {
         fromStart.push(s.t - j.spawnedAt);
         fromReady.push(s.t - r);
       }
       await j.stop();
       await sleep(3_000); // its goodbyes are through
+      await capture?.stop('SIGINT');
     }
     res.join = {
       fromStart: summarize(fromStart),

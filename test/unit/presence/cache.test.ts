@@ -98,6 +98,16 @@ t.test(
       tick(s, 12_000).effects.map((e) => e.type === 'removed' && e.reason),
       ['failure'],
     );
+    // QU questions may be answered by unicast to the asker alone (§5.4): they are not observations
+    const qu = decodeMessage(query([q('x._peerhub._tcp.local', TYPE.SRV, true)]));
+    let u = feed(emptyCache(), [srv], 0).state;
+    u = cacheStep(u, { type: 'query', message: qu, from: '10.0.0.7' }, 2000).state;
+    u = cacheStep(u, { type: 'query', message: qu, from: '10.0.0.8' }, 3000).state;
+    t.equal(
+      tick(u, 30_000).effects.filter((e) => e.type === 'removed').length,
+      0,
+      'QU questions do not count',
+    );
     // an answer in between cancels the observation
     const refreshed = feed(s, [srv], 5000).state;
     t.equal(tick(refreshed, 12_000).effects.filter((e) => e.type === 'removed').length, 0);

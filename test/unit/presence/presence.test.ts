@@ -54,6 +54,46 @@ t.test('announce: flush bit on unique records, ≥ 2 announcements 1 s apart, ev
   await a.svc.stop();
 });
 
+t.test('browse: the first query after start asks for unicast answers (QU), later ones are QM', async (t) => {
+  const w = world();
+  const [a, b] = [w.node('10.77.0.1'), w.node('10.77.0.2')];
+  await b.svc.start();
+  b.svc.announce(ann(1));
+  w.clock.advance(60_000); // b announced and asked long ago: it answers a QU question by multicast
+  await a.svc.start();
+  w.clock.advance(4_000);
+  const browse = w
+    .sent('10.77.0.1')
+    .filter((s) => !s.msg.response && s.msg.authorities.length === 0)
+    .map((s) => s.msg.questions.map((x) => [x.name, x.type, x.qu]));
+  t.ok(browse.length >= 2, `${browse.length} browse queries`);
+  t.same(browse[0], [[SERVICE_TYPE, TYPE.PTR, true]], 'first: QU');
+  t.ok(
+    browse.slice(1).every((qs) => qs.every(([, , qu]) => qu === false)),
+    'later: QM',
+  );
+  t.same(
+    a.svc.peers().map((p) => p.nickname),
+    ['Office'],
+  );
+  // Asked again within a quarter of the TTL of its last multicast, b answers a new QU browser alone.
+  const c = w.node('10.77.0.3');
+  const from = w.lan.log.length;
+  await c.svc.start();
+  w.clock.advance(300);
+  const answers = w.lan.log.slice(from).filter((s) => s.from.address === '10.77.0.2');
+  t.same(
+    answers.map((s) => s.to?.address ?? 'multicast'),
+    ['10.77.0.3'],
+    'unicast to the new browser',
+  );
+  t.same(
+    c.svc.peers().map((p) => p.nickname),
+    ['Office'],
+  );
+  for (const n of [a, b, c]) await n.svc.stop();
+});
+
 t.test('three responders on one LAN all see each other; nobody lists itself', async (t) => {
   const w = world();
   const nodes = ['10.77.0.1', '10.77.0.2', '10.77.0.3'].map((ip) => w.node(ip));
