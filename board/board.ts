@@ -4,7 +4,7 @@
  * back a handle whose `close()` leaves nothing running (no blink or hold timers, no open devices).
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import Module, { createRequire } from 'node:module';
 import type Five from 'johnny-five';
 import { BoardError } from './errors.js';
 import type { RecordSize } from './input-event.js';
@@ -16,6 +16,23 @@ import { silentBoardLogger, type BoardLogger, type PanelIO } from './types.js';
 // johnny-five's index loads every component it has (motors, sensors, LCDs… ≈ 68 modules); the
 // panel needs three classes, and loading only them keeps ≈ 3.5 MB off an idle hub's RSS.
 const load = createRequire(import.meta.url);
+// board.js requires johnny-five's REPL wrapper, which loads node:repl, which loads node:domain: from then
+// on every EventEmitter and every async operation of the process goes through domain's hooks (a
+// promise + EventEmitter loop runs ≈ 1.7× slower; 'node:domain' was ≈ 20 % of the agents' CPU in a
+// profile of invitation round trips). The panel opens boards with `repl: false`, so a stand-in that
+// refuses to be constructed takes its place before board.js is loaded.
+const replPath = load.resolve('johnny-five/lib/repl.js');
+if (!load.cache[replPath]) {
+  const stub = new Module(replPath);
+  stub.filename = replPath;
+  stub.loaded = true;
+  stub.exports = class NoRepl {
+    constructor() {
+      throw new Error('johnny-five REPL is disabled on a hub (Board needs repl: false)');
+    }
+  };
+  load.cache[replPath] = stub;
+}
 const five = {
   Board: load('johnny-five/lib/board.js') as typeof Five.Board,
   Led: load('johnny-five/lib/led/led.js') as typeof Five.Led,

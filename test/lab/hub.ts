@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Lab, LabNode } from './harness.js';
-import { agentCliPath } from './paths.js';
+import { agentCliPath, unitNodeFlags } from './paths.js';
 import { run, waitFor, type Exit, type RunResult, type Stream, type WaitOptions } from './proc.js';
 
 // ---- the agent contract (as much as the lab relies on) ----
@@ -231,6 +231,7 @@ export class Hub {
     await mkdir(this.dataDir, { recursive: true });
     await writeFile(this.configPath, this.configText());
     const args = [
+      ...unitNodeFlags(),
       agentCliPath(),
       'agent',
       '--data-dir',

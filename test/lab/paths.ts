@@ -26,3 +26,18 @@ export function agentCliPath(): string {
 export function agentBuilt(): boolean {
   return existsSync(agentCliPath());
 }
+
+/**
+ * The Node flags the appliance's systemd unit starts the agent with (deploy/systemd/peerhub.service,
+ * e.g. `--max-semi-space-size=2`): lab agents run as the hub does, so their memory figures are the hub's.
+ */
+export function unitNodeFlags(): string[] {
+  const unit = readFileSync(join(repoRoot(), 'deploy/systemd/peerhub.service'), 'utf8');
+  const exec = /^ExecStart=\S*node\s+(.*)$/m.exec(unit)?.[1] ?? '';
+  const flags: string[] = [];
+  for (const word of exec.split(/\s+/)) {
+    if (!word.startsWith('--')) break; // the script path ends the Node options
+    flags.push(word);
+  }
+  return flags;
+}
