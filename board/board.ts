@@ -23,15 +23,15 @@ const load = createRequire(import.meta.url);
 // refuses to be constructed takes its place before board.js is loaded.
 const replPath = load.resolve('johnny-five/lib/repl.js');
 if (!load.cache[replPath]) {
-  const stub = new Module(replPath);
-  stub.filename = replPath;
-  stub.loaded = true;
-  stub.exports = class NoRepl {
+  const standIn = new Module(replPath);
+  standIn.filename = replPath;
+  standIn.loaded = true;
+  standIn.exports = class NoRepl {
     constructor() {
       throw new Error('johnny-five REPL is disabled on a hub (Board needs repl: false)');
     }
   };
-  load.cache[replPath] = stub;
+  load.cache[replPath] = standIn;
 }
 const five = {
   Board: load('johnny-five/lib/board.js') as typeof Five.Board,

@@ -446,8 +446,10 @@ export class Hub {
     return r;
   }
 
-  /** `peerhub watch --json` (run in the hub's namespace so a sweeper finds it): timestamped events. */
-  /** `watch --json` (with `since`: replays the buffered events after that id first, e.g. 0). */
+  /**
+   * `peerhub watch --json` (run in the hub's namespace so a sweeper finds it): timestamped events; with
+   * `since`, the buffered events after that id are replayed first (0: all of them).
+   */
   watch(since?: number): Stream<WatchEvent> {
     const replay = since === undefined ? [] : ['--since', String(since)];
     return this.lab.spawn<WatchEvent>(

@@ -31,7 +31,9 @@ export function agentBuilt(): boolean {
  * The Node flags the appliance's systemd unit starts the agent with (deploy/systemd/peerhub.service,
  * e.g. `--max-semi-space-size=2`): lab agents run as the hub does, so their memory figures are the hub's.
  */
+let nodeFlags: string[] | null = null;
 export function unitNodeFlags(): string[] {
+  if (nodeFlags) return nodeFlags; // read once: every lab agent start asks
   const unit = readFileSync(join(repoRoot(), 'deploy/systemd/peerhub.service'), 'utf8');
   const exec = /^ExecStart=\S*node\s+(.*)$/m.exec(unit)?.[1] ?? '';
   const flags: string[] = [];
@@ -39,5 +41,5 @@ export function unitNodeFlags(): string[] {
     if (!word.startsWith('--')) break; // the script path ends the Node options
     flags.push(word);
   }
-  return flags;
+  return (nodeFlags = flags);
 }

@@ -98,28 +98,21 @@ t.test(
       tick(s, 12_000).effects.map((e) => e.type === 'removed' && e.reason),
       ['failure'],
     );
+    /** The record freshly cached at 0, then `message` from two hosts: how many removals by 30 s. */
+    const removedAfterTwoAskers = (message: typeof qry, first: number, second: number): number => {
+      let c = feed(emptyCache(), [srv], 0).state;
+      c = cacheStep(c, { type: 'query', message, from: '10.0.0.7' }, first).state;
+      c = cacheStep(c, { type: 'query', message, from: '10.0.0.8' }, second).state;
+      return tick(c, 30_000).effects.filter((e) => e.type === 'removed').length;
+    };
     // QU questions may be answered by unicast to the asker alone (§5.4): they are not observations
     const qu = decodeMessage(query([q('x._peerhub._tcp.local', TYPE.SRV, true)]));
-    let u = feed(emptyCache(), [srv], 0).state;
-    u = cacheStep(u, { type: 'query', message: qu, from: '10.0.0.7' }, 2000).state;
-    u = cacheStep(u, { type: 'query', message: qu, from: '10.0.0.8' }, 3000).state;
-    t.equal(
-      tick(u, 30_000).effects.filter((e) => e.type === 'removed').length,
-      0,
-      'QU questions do not count',
-    );
+    t.equal(removedAfterTwoAskers(qu, 2000, 3000), 0, 'QU questions do not count');
     // an answer in between cancels the observation
     const refreshed = feed(s, [srv], 5000).state;
     t.equal(tick(refreshed, 12_000).effects.filter((e) => e.type === 'removed').length, 0);
     // queries within 1 s of the record's last multicast expect no answer (the owner may not repeat it)
-    let r = feed(emptyCache(), [srv], 0).state;
-    r = cacheStep(r, { type: 'query', message: qry, from: '10.0.0.7' }, 200).state;
-    r = cacheStep(r, { type: 'query', message: qry, from: '10.0.0.8' }, 900).state;
-    t.equal(
-      tick(r, 30_000).effects.filter((e) => e.type === 'removed').length,
-      0,
-      'rate-limited owner not failed',
-    );
+    t.equal(removedAfterTwoAskers(qry, 200, 900), 0, 'rate-limited owner not failed');
   },
 );
 
