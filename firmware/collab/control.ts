@@ -49,7 +49,6 @@ export interface CollabControlDeps {
 
 /** How long `invite` and `accept` wait for the other hub to acknowledge before answering the owner. */
 export const DELIVERY_WAIT_MS = 5_000;
-const POLL_MS = 5;
 
 export function createCollabControl(deps: CollabControlDeps): CollabControl {
   const { invitations, hostRequests, host, membership, links, clock } = deps;
@@ -116,18 +115,7 @@ export function createCollabControl(deps: CollabControlDeps): CollabControl {
     new PeerhubError('PH_ERR_SESSION_NOT_FOUND', `no session ${id} on this hub`, { statusCode: 404 });
 
   /** Wait (bounded) until none of `ids` is still being delivered. */
-  const settled = async (ids: string[], ms = DELIVERY_WAIT_MS): Promise<void> => {
-    const until = clock.now() + ms;
-    const busy = (): boolean =>
-      ids.some((id) => {
-        try {
-          return invitations.get(id).delivery === 'sending';
-        } catch {
-          return false;
-        }
-      });
-    while (busy() && clock.now() < until) await new Promise((r) => clock.setTimer(POLL_MS, () => r(null)));
-  };
+  const settled = (ids: string[], ms = DELIVERY_WAIT_MS): Promise<void> => invitations.delivered(ids, ms);
 
   const launch = (inv: Invitation): AcceptView['launched'] => {
     if (!inv.appId) return undefined;

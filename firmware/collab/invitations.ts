@@ -3,6 +3,7 @@
  * as durable write, then events, sends (bounded retries, back-off) and expiry timers. Bodies from peers
  * are validated before anything is stored.
  */
+import { afterIoP } from '../core/defer.js';
 import type { Clock, Timer } from '../core/clock.js';
 import { isPeerhubError, PeerhubError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -89,6 +90,10 @@ class InvitationsService implements Invitations {
   /** Records changed in memory whose write failed (disk full): saved with the next write that succeeds. */
   private readonly unsaved = new Set<string>();
   private saveRetry: Timer | null = null;
+  /** Writes deferred to the end of the loop turn (deferWrite), awaited by stop(). */
+  private readonly deferred = new Set<Promise<unknown>>();
+  /** Called after every change of a record (delivered() waiting for a delivery to end). */
+  private readonly watchers = new Set<() => void>();
   private readonly cfg: Required<Omit<InvitationsInit, 'retry'>> & {
     retry: typeof INVITATIONS_DEFAULTS.retry;
   };
@@ -161,12 +166,14 @@ class InvitationsService implements Invitations {
     this.timers.clear();
     this.saveRetry?.cancel();
     this.saveRetry = null;
+    while (this.deferred.size > 0) await Promise.all([...this.deferred]); // writes already decided
     if (this.unsaved.size > 0)
       this.log.error({ ids: [...this.unsaved] }, 'stopping with invitations that could not be saved');
     this.unsaved.clear();
     const store = this.store;
     this.store = null;
     this.records.clear();
+    this.changed();
     if (typeof this.deps.store === 'string') await store?.close();
   }
 
@@ -249,7 +256,15 @@ class InvitationsService implements Invitations {
       try {
         await this.apply(b.id, { type: 'received', peer: from, body: b }, true);
       } catch (e) {
-        this.records.delete(b.id);
+        // Not on disk: the host is refused (it tries again), and the owner, already shown it, is told
+        // it is withdrawn — unless the owner answered it meanwhile (that answer is kept and saved).
+        const shown = this.records.get(b.id);
+        if (shown?.state === 'pending') {
+          this.records.delete(b.id);
+          this.changed();
+          const reason = `not saved (${(e as Error).message}): the host will send it again`;
+          this.deps.bus.emit('invitation:failed', { invitation: { ...shown, state: 'failed', reason } });
+        }
         return refuseError(e);
       }
       this.log.info({ id: b.id, peer: short(from), sessionId: b.sessionId }, 'invitation received');
@@ -311,6 +326,27 @@ class InvitationsService implements Invitations {
     return step.state ? structuredClone(step.state) : this.get(id);
   }
 
+  delivered(ids: string[], ms: number): Promise<void> {
+    const sending = (): boolean => ids.some((id) => this.records.get(id)?.delivery === 'sending');
+    if (!sending()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.watchers.delete(check);
+        timer.cancel();
+        resolve();
+      };
+      const check = (): void => {
+        if (!sending()) done();
+      };
+      const timer = this.deps.clock.setTimer(ms, done);
+      this.watchers.add(check);
+    });
+  }
+
+  private changed(): void {
+    for (const w of [...this.watchers]) w();
+  }
+
   /** Resolves when nothing is being written, sent or answered (tests; an orderly shutdown). */
   async idle(): Promise<void> {
     while (this.work.size > 0) await Promise.allSettled([...this.work]);
@@ -334,14 +370,26 @@ class InvitationsService implements Invitations {
     const rec = step.state;
     if (!this.running || !rec || rec === before) return step;
     this.records.set(id, rec);
-    // What a peer is told we hold (strict: an invitation we acknowledge) is written before anything
-    // else. Otherwise memory is the truth and the write runs alongside the events and sends, as local
-    // presence is announced before its fsync: the owner and the other hub learn it a write sooner.
+    this.changed();
+    // What a peer is told we hold (strict: an invitation we acknowledge) is on disk before the peer is
+    // answered; the owner is told at once (if the write fails, the invitation is withdrawn: see
+    // onInvitation). Otherwise memory is the truth and the write runs alongside the events and sends, as
+    // local presence is announced before its fsync: the owner and the other hub learn it a write sooner.
     const persists = step.effects.some((fx) => fx.type === 'persist');
-    if (persists && strict) await this.persist(id);
+    const emit = (event: keyof InvitationEvents): void =>
+      void this.deps.bus.emit(event, { invitation: structuredClone(this.records.get(id) ?? rec) });
+    const early = persists && strict;
+    if (early) {
+      for (const fx of step.effects) if (fx.type === 'emit') emit(fx.event);
+      await this.persist(id);
+      // The owner may have answered meanwhile: that step ran its own effects (sends, timers).
+      if (this.records.get(id) !== rec) return step;
+    }
+    // The write starts after the sends and events of this step have gone out (its serialisation
+    // would otherwise run before them).
     const write =
       persists && !strict
-        ? this.persist(id).catch((e: unknown) => {
+        ? this.deferWrite(id).catch((e: unknown) => {
             // Kept in memory (it may already be on its way to the peer); saved with the next write
             // that succeeds, or by the retry (the disk was full: saved once space is back).
             this.unsaved.add(id);
@@ -353,7 +401,7 @@ class InvitationsService implements Invitations {
       if (fx.type === 'persist') {
         continue;
       } else if (fx.type === 'emit') {
-        this.deps.bus.emit(fx.event, { invitation: structuredClone(this.records.get(id) ?? rec) });
+        if (!early) emit(fx.event);
       } else if (fx.type === 'schedule') {
         this.arm(id, fx.at);
       } else {
@@ -370,6 +418,15 @@ class InvitationsService implements Invitations {
     if (rec.delivery !== 'sending') this.sender.cancel(id);
     await write;
     return step;
+  }
+
+  /** persist(id) once this turn's sends and events are out; stop() waits for it. */
+  private deferWrite(id: string): Promise<void> {
+    const p = afterIoP().then(() => this.persist(id));
+    const settled = p.catch(() => undefined);
+    this.deferred.add(settled);
+    void settled.then(() => this.deferred.delete(settled));
+    return p;
   }
 
   /** Write record `id` and every record an earlier write failed to save. */
@@ -390,6 +447,7 @@ class InvitationsService implements Invitations {
     });
     for (const x of ids) this.unsaved.delete(x);
     for (const x of dropped) this.records.delete(x);
+    if (dropped.length > 0) this.changed();
   }
 
   /** Try again to save what a failed write left in memory only, every SAVE_RETRY_MS while it fails. */

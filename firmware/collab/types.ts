@@ -109,4 +109,9 @@ export interface Invitations extends Startable {
   onCancel(fromPeerId: string, body: unknown): Promise<InboundResult<{ state: InvitationState }>>;
   /** Resolves when nothing is being written, sent or answered (tests, orderly shutdown). */
   idle(): Promise<void>;
+  /**
+   * Resolves as soon as none of `ids` is still being delivered (delivered, undeliverable, gone), or
+   * after `ms` at most: what a control call waits for before it answers.
+   */
+  delivered(ids: string[], ms: number): Promise<void>;
 }

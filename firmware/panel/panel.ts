@@ -3,6 +3,7 @@
  * up at `nextChange()`, and turns button presses into the owner's answers (the same actions as the CLI's
  * `accept`/`decline`/`host accept`) or a presence change.
  */
+import { afterIo } from '../core/defer.js';
 import type { Clock, Timer } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { CollabControl } from '../control/collab-types.js';
@@ -131,7 +132,10 @@ export class Panel {
   }
 
   view(): PanelView {
-    const i = this.inputs();
+    return this.viewOf(this.inputs());
+  }
+
+  private viewOf(i: PanelInputs): PanelView {
     const l = leds(i, this.deps.clock.now());
     return {
       board: this.deps.board.kind,
@@ -205,11 +209,15 @@ export class Panel {
     }
   }
 
-  /** From a bus listener: a burst of events (one invitation makes several) makes one refresh. */
+  /**
+   * From a bus listener: a burst of events (one invitation makes several) makes one refresh, after
+   * the I/O the event started (a reply to a peer, a line on the event stream) has gone out: the LEDs
+   * follow a loop turn later, the peer and the owner do not wait for them.
+   */
   private refreshSoon(): void {
     if (this.pending) return;
     this.pending = true;
-    queueMicrotask(() => {
+    afterIo(() => {
       this.pending = false;
       this.refresh();
     });
@@ -240,7 +248,7 @@ export class Panel {
       }
     }
     this.current = l;
-    if (changed) this.deps.bus.emit('panel:changed', { leds: this.view().leds });
+    if (changed) this.deps.bus.emit('panel:changed', { leds: this.viewOf(i).leds });
     this.wake?.cancel();
     const at = nextChange(i, now);
     this.wake = at === null ? null : this.deps.clock.setTimer(Math.max(1, at - now), () => this.refresh());

@@ -61,6 +61,9 @@ function openVerifiedSocket(deps: PeerClientDeps, target: PeerTarget, o: ClientO
       maxVersion: 'TLSv1.3',
       rejectUnauthorized: false, // the chain is checked against the expected peer id below
     });
+    // Requests are small frames written a few at a time (HEADERS, then DATA): without this, Nagle's
+    // algorithm holds the second write until the first is acknowledged.
+    socket.setNoDelay(true);
     const timer = deps.clock.setTimer(o.connectTimeoutMs, () => {
       socket.destroy();
       reject(

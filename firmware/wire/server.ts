@@ -115,6 +115,7 @@ export async function startPeerServer(deps: PeerServerDeps, init: PeerServerInit
       return;
     }
     perAddress.set(addr, n);
+    socket.setNoDelay(true); // small request/response frames: no Nagle delay between them
     socket.once('close', () => {
       const left = (perAddress.get(addr) ?? 1) - 1;
       if (left > 0) perAddress.set(addr, left);

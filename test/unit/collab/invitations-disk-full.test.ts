@@ -2,7 +2,8 @@
  * A write of invitations.json that fails (disk full) after the invitation was created and sent: the
  * record stays in memory, and is saved by the retry once space is back, or with the next write that
  * succeeds — not lost at the next restart (found by the faults torture, issue 7). A received
- * invitation that cannot be saved is refused (the sender retries), never acknowledged.
+ * invitation that cannot be saved is refused (the sender retries), never acknowledged; the owner, told
+ * of it before the write ended, is told it is withdrawn.
  */
 import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
@@ -18,20 +19,23 @@ import { BOB, HOST, T0 } from './invitations-helpers.js';
 function setup(t: Test) {
   const clock = new ManualClock(T0);
   const file = join(t.testdir(), 'invitations.json');
-  const disk = { full: false };
+  const disk: { full: boolean; gate: Promise<void> | null } = { full: false, gate: null };
   const fs: StoreFs = {
     ...nodeFs,
-    open: (path, flags, mode) =>
-      disk.full && flags === 'w'
-        ? Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }))
-        : nodeFs.open(path, flags, mode),
+    open: async (path, flags, mode) => {
+      if (flags === 'w') await disk.gate; // a slow disk: writes wait until the test opens the gate
+      if (disk.full && flags === 'w')
+        throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+      return nodeFs.open(path, flags, mode);
+    },
   };
+  const events: string[] = [];
   const sent: string[] = [];
   const make = (): Invitations =>
     createInvitations({
       clock,
       logger: silentLogger(),
-      bus: { emit: () => undefined },
+      bus: { emit: (type, data) => void events.push(`${type} ${data.invitation.state}`) },
       store: file,
       fs,
       transport: {
@@ -45,7 +49,7 @@ function setup(t: Test) {
     (JSON.parse(readFileSync(file, 'utf8')) as { invitations: Array<{ id: string }> }).invitations.map(
       (i) => i.id,
     );
-  return { clock, disk, make, sent, stored };
+  return { clock, disk, events, make, sent, stored };
 }
 
 t.test('created while the disk is full: saved by the retry once space is back', async (t) => {
@@ -97,6 +101,80 @@ t.test('received while the disk is full: refused, nothing kept', async (t) => {
   const r = await svc.onInvitation(HOST, body);
   t.match(r, { ok: false, body: { code: 'PH_ERR_STORE_WRITE' } }, 'refused: the sender tries again');
   t.same(svc.list(), [], 'nothing half-kept');
+  t.same(s.events, ['invitation:received pending', 'invitation:failed failed'], 'the owner is told');
   s.disk.full = false;
   t.match(await svc.onInvitation(HOST, body), { ok: true }, 'accepted once space is back');
+});
+
+t.test('received: the owner is told at once, the host only once it is on disk', async (t) => {
+  const s = setup(t);
+  const svc = s.make();
+  await svc.start();
+  t.teardown(() => svc.stop());
+  let open!: () => void;
+  s.disk.gate = new Promise((r) => (open = r));
+  const body = { id: 'd'.repeat(32), sessionId: 's9', message: 'hi', expiresInMs: 60_000 };
+  let answered = false;
+  const reply = svc.onInvitation(HOST, body).then((r) => ((answered = true), r));
+  await new Promise((r) => setTimeout(r, 20));
+  t.same(s.events, ['invitation:received pending'], 'shown while the write is pending');
+  t.notOk(answered, 'the host is not answered before the write');
+  open();
+  t.match(await reply, { ok: true });
+  t.same(s.stored(), [body.id], 'on disk when the host is answered');
+});
+
+t.test('received, answered by the owner while the write fails: the answer is kept', async (t) => {
+  const s = setup(t);
+  const svc = s.make();
+  await svc.start();
+  t.teardown(() => svc.stop());
+  let open!: () => void;
+  s.disk.gate = new Promise((r) => (open = r));
+  s.disk.full = true;
+  const body = { id: 'e'.repeat(32), sessionId: 's9', message: 'hi', expiresInMs: 60_000 };
+  const reply = svc.onInvitation(HOST, body);
+  await new Promise((r) => setTimeout(r, 20));
+  const answering = svc.answer(body.id, 'declined');
+  open();
+  t.match(await reply, { ok: false, body: { code: 'PH_ERR_STORE_WRITE' } }, 'the host tries again');
+  t.match(await answering, { state: 'declined' });
+  await svc.idle();
+  // This transport's host always replies "accepted": its verdict is adopted. What matters: the record
+  // left pending (the owner's answer went out) and is kept, not withdrawn.
+  t.match(svc.get(body.id), { state: 'accepted', answeredAt: Number }, 'kept in memory');
+  t.notOk(s.events.includes('invitation:failed failed'), 'not withdrawn');
+  s.disk.full = false;
+  s.clock.advance(SAVE_RETRY_MS);
+  await svc.idle();
+  t.same(s.stored(), [body.id], 'saved by the retry');
+});
+
+t.test('stop() waits for a write deferred to the end of the loop turn', async (t) => {
+  const clock = new ManualClock(T0);
+  const file = join(t.testdir(), 'invitations.json');
+  let deliver!: () => void;
+  const svc = createInvitations({
+    clock,
+    logger: silentLogger(),
+    bus: { emit: () => undefined },
+    store: file,
+    transport: {
+      sendInvitation: () => new Promise<void>((r) => (deliver = r)),
+      sendAnswer: async () => ({ state: 'accepted' }),
+      sendCancel: async () => undefined,
+    },
+    policy: createInvitePolicy({ clock, isContact: () => true, isNearby: () => false }),
+  });
+  await svc.start();
+  const [inv] = await svc.invite([BOB], { sessionId: 's', message: 'x' });
+  deliver();
+  await svc.delivered([inv!.id], 1000); // resolves on the change in memory, before its write ran
+  await svc.stop();
+  const onDisk = JSON.parse(readFileSync(file, 'utf8')) as { invitations: Array<{ delivery: string }> };
+  t.match(
+    onDisk.invitations,
+    [{ delivery: 'delivered' }],
+    'the delivery was written before the store closed',
+  );
 });

@@ -264,3 +264,38 @@ t.test('a peer back before the deadline gets it on a retry, with the time left',
   t.equal(h.service.get(inv!.id).delivery, 'delivered');
   t.equal(b.service.get(inv!.id).expiresAt, T0 + 5 * 60_000, 'expires with the host');
 });
+
+t.test(
+  'delivered(): resolves when the delivery ends, at once when nothing is sending, or at the bound',
+  async (t) => {
+    const net = network(t);
+    const [h, b] = await Promise.all([net.hub(HOST), net.hub(BOB)]);
+    net.links.set(BOB, 'down');
+    const [inv] = await h.service.invite([BOB], { sessionId: 's', message: 'x' });
+    const id = inv!.id;
+    await net.quiet(); // the first attempt failed: a retry in 1 s
+    let done = false;
+    const waiting = h.service.delivered([id], 60_000).then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 20));
+    t.notOk(done, 'still sending: still waiting');
+    net.links.set(BOB, 'ok');
+    net.clock.advance(1000);
+    await waiting;
+    t.equal(h.service.get(id).delivery, 'delivered', 'woken by the delivery, not by the bound');
+    t.equal(b.service.get(id).state, 'pending');
+
+    await h.service.delivered([id, 'f'.repeat(32)], 60_000); // delivered and unknown ids: at once
+
+    net.links.set(BOB, 'down');
+    await h.service.cancel(id);
+    await net.quiet();
+    const bounded = h.service.delivered([id], 5_000);
+    net.clock.advance(5_000);
+    await bounded;
+    t.equal(
+      h.service.get(id).delivery,
+      'sending',
+      'the bound ended the wait: the cancel is still on its way',
+    );
+  },
+);

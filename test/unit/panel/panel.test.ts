@@ -1,6 +1,7 @@
 /** The panel shell on a real event bus: it never makes a stream listener skip an event. */
 import t from 'tap';
 import { EventBus } from '../../../firmware/core/bus.js';
+import { afterIoP } from '../../../firmware/core/defer.js';
 import { systemClock } from '../../../firmware/core/clock.js';
 import { silentLogger } from '../../../firmware/core/logger.js';
 import { Panel, type PanelBoard } from '../../../firmware/panel/panel.js';
@@ -42,7 +43,7 @@ t.test(
     for (let i = 0; i < 3; i++) {
       presence = presence === 'Online' ? 'Away' : 'Online';
       bus.emit('presence:changed', { status: presence });
-      await new Promise((r) => setImmediate(r));
+      await afterIoP(); // the panel refreshes once the event's I/O is out
     }
     t.ok(shown.includes('presence:blink'), 'the presence LED followed');
     t.same(

@@ -5,7 +5,7 @@
  * Input layout: byte 0 picks the route (low bits), the caller (bit 7: a stranger instead of a contact)
  * and the session id (bit 6: an unknown one); the rest is the JSON body.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -60,7 +60,9 @@ const noLauncher: Launcher = {
 };
 
 async function start(): Promise<Api> {
-  const dir = mkdtempSync(join(tmpdir(), 'peerhub-fuzz-api-'));
+  // Stores on tmpfs when there is one: what is fuzzed is the handling of bodies, not the disk (a valid
+  // body makes a durable write, whose fsync on a disk-backed /tmp held this target to ≈ 110 inputs/s).
+  const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'peerhub-fuzz-api-'));
   const clock = new ManualClock(Date.UTC(2025, 5, 1));
   const lines: Array<Record<string, unknown>> = [];
   const logger = silentLogger(lines);
