@@ -4,11 +4,16 @@
  * minimised and saved under test/torture/fuzz/corpus/<target>/ (replayed by fuzz-regress.test.ts).
  * Part options (after `--`): --fuzz-inputs N, --fuzz-targets a,b, --fuzz-unguided, --fuzz-jobs N (targets
  * fuzzed at once, default 1), --fuzz-max-s S (time cap per target: the row says when it stopped a run).
+ * A run of some targets (--fuzz-targets) keeps the other targets' rows of docs/torture/fuzz.json, each
+ * saying which run it comes from, so the long run can be made target by target.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { saveFinding } from './fuzz/corpus.js';
 import type { Finding, FuzzResult } from './fuzz/engine.js';
+import { repoRoot } from './fuzz/targets/files.js';
 import { TARGETS } from './fuzz/targets/index.js';
 import type { TortureOptions, TorturePart, TortureReport, TortureRow } from './types.js';
 
@@ -97,6 +102,25 @@ function runWorker(
   });
 }
 
+/** The rows of docs/torture/fuzz.json for targets other than `ran`, each marked with its run's date. */
+function earlierRows(ran: Set<string>): TortureRow[] {
+  const file = join(repoRoot(), 'docs/torture/fuzz.json');
+  if (!existsSync(file)) return [];
+  let old: Partial<TortureReport>;
+  try {
+    old = JSON.parse(readFileSync(file, 'utf8')) as Partial<TortureReport>;
+  } catch {
+    return []; // unreadable: this run's rows only
+  }
+  const from = ` [row kept from the run of ${old.date ?? 'an earlier date'}]`;
+  return (Array.isArray(old.rows) ? old.rows : [])
+    .filter((r) => typeof r?.name === 'string' && !ran.has(r.name))
+    .map((r) => ({
+      ...r,
+      detail: (r.detail ?? '').replace(/ \[row kept from the run of [^\]]*\]$/, '') + from,
+    }));
+}
+
 export const run: TorturePart = async (opts: TortureOptions): Promise<TortureReport> => {
   const t0 = Date.now();
   const inputs = Number(option(opts.args, '--fuzz-inputs') ?? (opts.long ? 1_000_000 : 20_000));
@@ -104,9 +128,14 @@ export const run: TorturePart = async (opts: TortureOptions): Promise<TortureRep
   const guided = !opts.args.includes('--fuzz-unguided');
   const maxS = option(opts.args, '--fuzz-max-s');
   const maxMs = maxS === undefined ? undefined : Number(maxS) * 1000;
+  const unknown = only?.filter((n) => !TARGETS.some((t) => t.name === n)) ?? [];
+  if (unknown.length > 0) {
+    throw new Error(
+      `--fuzz-targets: no target ${unknown.join(', ')} (targets: ${TARGETS.map((t) => t.name).join(', ')})`,
+    );
+  }
   const targets = TARGETS.filter((t) => !only || only.includes(t.name));
   const jobs = Number(option(opts.args, '--fuzz-jobs') ?? 1);
-  const order = targets.map((t) => t.title);
   const rows: TortureRow[] = [];
   const saved: string[] = [];
   const one = async (i: number): Promise<void> => {
@@ -151,7 +180,9 @@ export const run: TorturePart = async (opts: TortureOptions): Promise<TortureRep
       for (let i = queue.shift(); i !== undefined; i = queue.shift()) await one(i);
     }),
   );
-  rows.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+  if (only) rows.push(...earlierRows(new Set(targets.map((t) => t.title))));
+  const all = TARGETS.map((t) => t.title);
+  rows.sort((a, b) => all.indexOf(a.name) - all.indexOf(b.name));
   return {
     part: 'fuzz',
     title: 'Fuzzing',
