@@ -381,6 +381,7 @@ class InvitationsService implements Invitations {
     const early = persists && strict;
     if (early) {
       for (const fx of step.effects) if (fx.type === 'emit') emit(fx.event);
+      await afterIoP(); // the owner's event stream line leaves before the write's serialisation
       await this.persist(id);
       // The owner may have answered meanwhile: that step ran its own effects (sends, timers).
       if (this.records.get(id) !== rec) return step;

@@ -6,6 +6,7 @@
  */
 import { PeerhubError } from '../core/errors.js';
 import { parsePeerId, parsePeerName, shortId } from '../identity/index.js';
+import { nfc } from './fields.js';
 import type { Contact } from './types.js';
 
 export const MIN_PREFIX = 7;
@@ -29,7 +30,7 @@ function compact(s: string): string {
   return s.toUpperCase().replace(/[\s-]/g, '').replace(/0/g, 'O').replace(/1/g, 'I').replace(/8/g, 'B');
 }
 
-const fold = (s: string): string => s.normalize('NFC').toLowerCase();
+const fold = (s: string): string => nfc(s).toLowerCase();
 
 export function findContact(contacts: readonly Contact[], idOrName: string): Contact {
   const q = typeof idOrName === 'string' ? idOrName.trim() : '';

@@ -181,6 +181,8 @@ export interface HubOptions {
   configToml?: string; // appended to the generated config file
   args?: string[];
   env?: NodeJS.ProcessEnv;
+  /** Node flags before the agent's script; default: the systemd unit's (unitNodeFlags). */
+  nodeFlags?: string[];
   logLevel?: string; // PEERHUB_LOG_LEVEL, default 'debug'
   readyTimeout?: number; // ms, default 60 s (a generous deadline: agents start slowly on a loaded 2-core machine)
   waitReady?: boolean; // default true
@@ -231,7 +233,7 @@ export class Hub {
     await mkdir(this.dataDir, { recursive: true });
     await writeFile(this.configPath, this.configText());
     const args = [
-      ...unitNodeFlags(),
+      ...(this.opts.nodeFlags ?? unitNodeFlags()),
       agentCliPath(),
       'agent',
       '--data-dir',

@@ -266,3 +266,10 @@ t.test('my own root must match my peer id', async (t) => {
     code('PH_ERR_INTERNAL'),
   );
 });
+
+t.test('nfc(): ASCII is returned as is, other text is composed', async (t) => {
+  const { nfc } = await import('../../../firmware/contacts/fields.js');
+  t.equal(nfc('Kitchen 2'), 'Kitchen 2');
+  t.equal(nfc('Cafe\u0301'), 'Caf\u00e9', 'e + combining acute → é');
+  t.equal(nfc('Caf\u00e9'), 'Caf\u00e9');
+});
