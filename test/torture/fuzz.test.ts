@@ -109,6 +109,24 @@ t.test('documented errors are not crashes; a slow input is a hang', async (t) =>
   t.ok(((r.findings[0]?.minimized[0] ?? 0) & 0x80) !== 0, 'the minimised input is still slow');
 });
 
+t.test('an input slow once but in time on both re-runs is a stall, not a hang', async (t) => {
+  let stallNext = 5; // the 5th input waits (as on a loaded machine); its re-runs do not
+  const r = await fuzz(
+    planted({
+      run() {
+        if (--stallNext === 0) {
+          const end = performance.now() + 40;
+          while (performance.now() < end);
+        }
+      },
+    }),
+    { inputs: 200, seed: 4, guided: false, hangMs: 20 },
+  );
+  t.equal(r.hangs, 0, 'no hang');
+  t.equal(r.stalls, 1, 'one stall');
+  t.same(r.findings, []);
+});
+
 t.test('minimize keeps the failing property and shrinks', async (t) => {
   const big = Buffer.from('aaaaXbbbbYcccc');
   const small = await minimize(big, async (b) => b.includes('X') && b.includes('Y'));

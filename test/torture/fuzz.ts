@@ -153,6 +153,7 @@ export const run: TorturePart = async (opts: TortureOptions): Promise<TortureRep
       'inputs/s': r?.inputsPerS ?? 0,
       crashes: r?.crashes ?? 0,
       hangs: (r?.hangs ?? 0) + (o.killed ? 1 : 0),
+      'stalls (not reproduced)': r?.stalls ?? 0,
       seeds: r?.seeds ?? 0,
       corpus: r?.corpus ?? 0,
     };

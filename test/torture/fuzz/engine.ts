@@ -318,6 +318,8 @@ export interface FuzzResult {
   inputsPerS: number;
   crashes: number; // crashing inputs (all, not distinct)
   hangs: number;
+  /** Inputs over the hang limit once whose two re-runs were both in time: the machine stalled, not the input. */
+  stalls: number;
   findings: Finding[]; // distinct by signature, minimised
   seeds: number;
   corpus: number;
@@ -441,6 +443,20 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzR
     findings.set(sig, { kind, signature: sig, error, input, minimized, ms });
   };
 
+  let stalls = 0;
+  /**
+   * A slow input is a hang only if it is slow again: on a loaded machine one input can wait a second
+   * for the CPU (another process, a GC, a coverage sample). Two re-runs both in time: not a hang.
+   */
+  const inTime = async (input: Buffer): Promise<boolean> => {
+    for (let k = 0; k < 2; k++) {
+      execs++;
+      const again = await execute(target, input, hangMs);
+      if (again.ms > hangMs || again.err instanceof HangError) return false;
+    }
+    return true;
+  };
+
   // The seeds themselves must pass: a seed that fails is a finding too.
   for (const s of seeds) {
     execs++;
@@ -466,8 +482,12 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzR
     execs++;
     opts.onInput?.(input);
     const r = await execute(target, input, hangMs);
-    if (r.failed) await record(r.err instanceof HangError ? 'hang' : 'crash', r.err, input, r.ms);
-    else if (r.ms > hangMs) await record('hang', null, input, r.ms);
+    const hung = r.err instanceof HangError;
+    if (r.failed && !hung) await record('crash', r.err, input, r.ms);
+    else if (hung || r.ms > hangMs) {
+      if (await inTime(input)) stalls++;
+      else await record('hang', r.err, input, r.ms);
+    }
     if (coverage) {
       batch.push(input);
       if (batch.length >= coverEvery) {
@@ -523,6 +543,7 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzR
     inputsPerS: Math.round((i / ms) * 1000),
     crashes,
     hangs,
+    stalls,
     findings: [...findings.values()],
     seeds: seeds.length,
     corpus: corpus.length,
