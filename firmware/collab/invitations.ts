@@ -90,6 +90,9 @@ class InvitationsService implements Invitations {
   /** Records changed in memory whose write failed (disk full): saved with the next write that succeeds. */
   private readonly unsaved = new Set<string>();
   private saveRetry: Timer | null = null;
+  /** Records waiting for the next write, and that write (see writeBatch). */
+  private readonly toWrite = new Set<string>();
+  private nextWrite: Promise<void> | null = null;
   /** Writes deferred to the end of the loop turn (deferWrite), awaited by stop(). */
   private readonly deferred = new Set<Promise<unknown>>();
   /** Called after every change of a record (delivered() waiting for a delivery to end). */
@@ -182,7 +185,7 @@ class InvitationsService implements Invitations {
   async invite(peers: string[], opts: InviteOptions): Promise<Invitation[]> {
     this.ensureRunning();
     const { peers: ids, ttlMs, ...fields } = parseInviteOptions(peers, opts);
-    const out: Invitation[] = [];
+    const out: Array<Invitation | Promise<InvitationStep>> = [];
     const pending = this.list({ direction: 'out', state: 'pending', sessionId: fields.sessionId });
     for (const peer of ids) {
       const open = pending.find((r) => r.peer === peer);
@@ -190,12 +193,13 @@ class InvitationsService implements Invitations {
         out.push(open); // already invited to this session: the same invitation
         continue;
       }
+      // Created and sent at once; their writes are grouped (one write for the whole list).
       const id = newInvitationId();
-      const step = await this.apply(id, { type: 'create', id, peer, ttlMs, ...fields });
-      if (step.state) out.push(structuredClone(step.state));
+      out.push(this.apply(id, { type: 'create', id, peer, ttlMs, ...fields }));
       this.log.info({ id, peer: short(peer), sessionId: fields.sessionId }, 'invitation created');
     }
-    return out;
+    const done = await Promise.all(out);
+    return done.flatMap((x) => ('effects' in x ? (x.state ? [structuredClone(x.state)] : []) : [x]));
   }
 
   async answer(id: string, answer: Answer): Promise<Invitation> {
@@ -431,24 +435,48 @@ class InvitationsService implements Invitations {
   }
 
   /** Write record `id` and every record an earlier write failed to save. */
-  private async persist(id: string): Promise<void> {
+  private persist(id: string): Promise<void> {
     const store = this.store;
-    if (!store) return;
+    if (!store) return Promise.resolve();
+    this.toWrite.add(id);
+    this.nextWrite ??= this.writeBatch(store);
+    return this.nextWrite;
+  }
+
+  /**
+   * One store update for every record changed until it starts (group commit: a burst of changes, an
+   * invitation to fifty members, is one write, not fifty), plus the records an earlier write failed to
+   * save. Whoever asked for any of them waits for this write.
+   */
+  private writeBatch(store: Store<InvitationsRecord>): Promise<void> {
+    let ids: string[] = [];
     let dropped: string[] = [];
-    const ids = [id, ...[...this.unsaved].filter((x) => x !== id)];
-    await store.update((d) => {
-      for (const x of ids) {
-        const cur = this.records.get(x);
-        const i = d.invitations.findIndex((r) => r.id === x);
-        if (cur && i >= 0) d.invitations[i] = cur;
-        else if (cur) d.invitations.push(cur);
-      }
-      dropped = prune(d.invitations, this.cfg.maxClosed);
-      if (dropped.length > 0) d.invitations = d.invitations.filter((r) => !dropped.includes(r.id));
-    });
-    for (const x of ids) this.unsaved.delete(x);
-    for (const x of dropped) this.records.delete(x);
-    if (dropped.length > 0) this.changed();
+    const p: Promise<void> = store
+      .update((d) => {
+        if (this.nextWrite === p) this.nextWrite = null; // changes from now on go into the next write
+        ids = [...new Set([...this.toWrite, ...this.unsaved])];
+        this.toWrite.clear();
+        for (const x of ids) {
+          const cur = this.records.get(x);
+          const i = d.invitations.findIndex((r) => r.id === x);
+          if (cur && i >= 0) d.invitations[i] = cur;
+          else if (cur) d.invitations.push(cur);
+        }
+        dropped = prune(d.invitations, this.cfg.maxClosed);
+        if (dropped.length > 0) d.invitations = d.invitations.filter((r) => !dropped.includes(r.id));
+      })
+      .then(
+        () => {
+          for (const x of ids) this.unsaved.delete(x);
+          for (const x of dropped) this.records.delete(x);
+          if (dropped.length > 0) this.changed();
+        },
+        (e: unknown) => {
+          if (this.nextWrite === p) this.nextWrite = null; // refused before it started (store closed)
+          throw e;
+        },
+      );
+    return p;
   }
 
   /** Try again to save what a failed write left in memory only, every SAVE_RETRY_MS while it fails. */

@@ -20,9 +20,11 @@ function setup(t: Test) {
   const clock = new ManualClock(T0);
   const file = join(t.testdir(), 'invitations.json');
   const disk: { full: boolean; gate: Promise<void> | null } = { full: false, gate: null };
+  const writes = { n: 0 };
   const fs: StoreFs = {
     ...nodeFs,
     open: async (path, flags, mode) => {
+      if (flags === 'w' && path.endsWith('.json.tmp')) writes.n++;
       if (flags === 'w') await disk.gate; // a slow disk: writes wait until the test opens the gate
       if (disk.full && flags === 'w')
         throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
@@ -49,7 +51,7 @@ function setup(t: Test) {
     (JSON.parse(readFileSync(file, 'utf8')) as { invitations: Array<{ id: string }> }).invitations.map(
       (i) => i.id,
     );
-  return { clock, disk, events, make, sent, stored };
+  return { clock, disk, events, make, sent, stored, writes };
 }
 
 t.test('created while the disk is full: saved by the retry once space is back', async (t) => {
@@ -178,3 +180,23 @@ t.test('stop() waits for a write deferred to the end of the loop turn', async (t
     'the delivery was written before the store closed',
   );
 });
+
+t.test(
+  'an invitation to many peers is one write (group commit), all on disk when the call returns',
+  async (t) => {
+    const s = setup(t);
+    const svc = s.make();
+    await svc.start();
+    t.teardown(() => svc.stop());
+    const peers = 'EFGIJKLMNOPQRSTUVWXYZ'
+      .split('')
+      .map((c) => c.repeat(51) + 'A')
+      .slice(0, 20);
+    const before = s.writes.n;
+    const made = await svc.invite(peers, { sessionId: 'many', message: 'all of you' });
+    t.equal(made.length, 20);
+    t.same(s.stored().sort(), made.map((i) => i.id).sort(), 'every invitation on disk');
+    t.ok(s.writes.n - before <= 2, `written in ${s.writes.n - before} write(s), not 20`);
+    await svc.idle();
+  },
+);
