@@ -4,6 +4,8 @@
  * (wire.ts) sees the bytes and the sender. EACCES/EADDRINUSE are fatal, everything else a warning.
  */
 import dgram from 'node:dgram';
+import dns from 'node:dns';
+import { isIP } from 'node:net';
 import os from 'node:os';
 import makeMdns from 'multicast-dns';
 import type { Logger } from '../core/logger.js';
@@ -43,6 +45,25 @@ export function resolveInterface(spec?: string): InterfaceAddress[] {
   throw new PeerhubError('PH_ERR_PRESENCE_SOCKET', `no IPv4 address on interface ${spec}`);
 }
 
+/**
+ * dgram resolves every destination before sending, and dns.lookup answers even an IP literal on the
+ * next tick: a datagram would leave only after the rest of the current turn's work (a store write's
+ * serialisation, a control reply). Our destinations are literals (the group, a querier's address):
+ * once the socket is bound they are answered at once, and the datagram leaves in the call that sends
+ * it. The bind itself keeps the usual deferred answer (multicast-dns sets itself up after bind()).
+ */
+function literalLookup(sock: { bound: boolean }) {
+  return (
+    host: string,
+    options: dns.LookupOneOptions,
+    cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+  ): void => {
+    const family = isIP(host);
+    if (family !== 0 && sock.bound) cb(null, host, family);
+    else dns.lookup(host, options, cb);
+  };
+}
+
 export function createMulticastDnsTransport(init: MulticastDnsTransportInit, logger: Logger): MdnsTransport {
   const log = logger.child({ component: 'mdns-socket' });
   let addrs: InterfaceAddress[] = [];
@@ -58,7 +79,14 @@ export function createMulticastDnsTransport(init: MulticastDnsTransportInit, log
     const primary = (addrs[0] as InterfaceAddress).address;
     // A roomier receive buffer (the kernel caps it at net.core.rmem_max): when many hubs answer one
     // query at once, a burst must not be dropped while the event loop is busy.
-    const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: RECV_BUFFER_BYTES });
+    const state = { bound: false };
+    const sock = dgram.createSocket({
+      type: 'udp4',
+      reuseAddr: true,
+      recvBufferSize: RECV_BUFFER_BYTES,
+      lookup: literalLookup(state),
+    });
+    sock.once('listening', () => (state.bound = true));
     socket = sock;
     const m = makeMdns({ socket: sock, port, interface: primary, bind: '0.0.0.0', ttl: 255, loopback: true });
     mdns = m;
