@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseToml } from 'smol-toml';
 import { PeerhubError } from '../core/errors.js';
+import { protoKeyAt, protoKeyMessage } from '../core/toml.js';
 import { defaultDataDir, defaultNickname } from './paths.js';
 import { ConfigSchema, type Config } from './schema.js';
 import { TTL_HOST_S, TTL_SERVICE_S } from '../presence/constants.js';
@@ -104,6 +105,13 @@ export function loadConfig(input: LoadInput = {}): Config {
       throw new PeerhubError(
         'PH_ERR_CONFIG_INVALID',
         `invalid configuration: ${file} is not valid TOML: ${first}`,
+      );
+    }
+    const proto = protoKeyAt(parsed);
+    if (proto !== null) {
+      throw new PeerhubError(
+        'PH_ERR_CONFIG_INVALID',
+        `invalid configuration: ${file}: ${protoKeyMessage(proto)}`,
       );
     }
     for (const [k, v] of Object.entries(parsed)) {

@@ -1,6 +1,7 @@
 /** Pure text edits of files the first boot changes in place: /etc/hosts, peerhub.toml, authorized_keys. */
 import { isDeepStrictEqual } from 'node:util';
 import { parse as parseToml, stringify } from 'smol-toml';
+import { protoKeyAt, protoKeyMessage } from '../core/toml.js';
 import { keyId } from './ssh-keys.js';
 
 const lines = (text: string | undefined): string[] => {
@@ -33,7 +34,10 @@ export function editHosts(text: string | undefined, name: string): string {
  * intended document, and otherwise fall back to parse + stringify. Throws if `text` is not TOML.
  */
 export function setTomlKeys(text: string | undefined, values: Record<string, string>): string {
-  const want = Object.assign(parseToml(text ?? ''), values);
+  const doc = parseToml(text ?? '');
+  const proto = protoKeyAt(doc);
+  if (proto !== null) throw new Error(protoKeyMessage(proto));
+  const want = Object.assign(doc, values);
   const out = lines(text);
   let firstTable = out.findIndex((l) => /^\s*\[/.test(l));
   if (firstTable < 0) firstTable = out.length;

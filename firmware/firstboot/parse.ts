@@ -5,6 +5,7 @@
  */
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseToml, TomlError } from 'smol-toml';
+import { protoKeyAt, protoKeyMessage } from '../core/toml.js';
 import { COUNTRY_CODES } from './countries.js';
 import { FirstBootSchema, RULES } from './schema.js';
 import { keyId, keyLabel, parseKeyLine } from './ssh-keys.js';
@@ -77,6 +78,15 @@ export function parseFirstBoot(text: string, opts: ParseOptions = {}): ParseOutc
     doc = parseToml(text) as Record<string, unknown>;
   } catch (e) {
     return { parsed: false, settings: {}, errors: [tomlProblem(e, file)], warnings: [] };
+  }
+  const proto = protoKeyAt(doc);
+  if (proto !== null) {
+    return {
+      parsed: false,
+      settings: {},
+      errors: [`${file}: ${protoKeyMessage(proto)}; nothing applied`],
+      warnings: [],
+    };
   }
   const problems: Array<{ key: string; line: string }> = [];
   const warnings: string[] = [];

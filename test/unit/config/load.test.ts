@@ -111,3 +111,18 @@ t.test('the config schema is itself a valid JSON Schema (the agent skips this ch
   t.equal(ajv.validateSchema(ConfigSchema), true, JSON.stringify(ajv.errors));
   t.doesNotThrow(() => ajv.compile(ConfigSchema));
 });
+
+t.test('a __proto__ key whose value is an object (a date, an inline table) is refused', async (t) => {
+  for (const text of [
+    '__proto__=2979-05-27T07:00', // found by the fuzzer: the date became the table's prototype
+    '__proto__ = { nickname = "Inherited" }',
+    '[presence]\n__proto__ = { ttl_host = 1 }',
+  ]) {
+    const f = file('proto.toml', text);
+    t.throws(
+      () => loadConfig({ configFile: f, env }),
+      { code: 'PH_ERR_CONFIG_INVALID', message: /"__proto__" is not allowed/ },
+      JSON.stringify(text),
+    );
+  }
+});

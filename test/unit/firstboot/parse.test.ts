@@ -251,3 +251,10 @@ t.test('secretValues finds passphrases wherever they are written', async (t) => 
   t.same(secretValues('wifi.Password = "three"\n'), ['three']);
   t.same(secretValues('not = [toml\n'), []);
 });
+
+t.test('a __proto__ key whose value is an object is refused, nothing applied', async (t) => {
+  const r = parse('hostname = "kitchen"\n__proto__ = { timezone = "Europe/Paris" }\n');
+  t.equal(r.parsed, false);
+  t.same(r.settings, {});
+  t.match(r.errors, [/"__proto__" is not allowed; nothing applied/]);
+});
