@@ -98,6 +98,12 @@ function ms(v: number): string {
   return `${v.toFixed(2)} ms`;
 }
 
+/** A figure carried over from an earlier run (`measuredOn` set in the JSON): says from when. */
+const carried = (doc: unknown, path: string): string => {
+  const on = get(doc, `${path}.measuredOn`);
+  return typeof on === 'string' ? ` <small>(not re-measured: run of ${on.slice(0, 10)})</small>` : '';
+};
+
 const cellP = (s: Sum | undefined): Cell | undefined =>
   s ? { v: s.p50, text: `${ms(s.p50)} <small>(p99 ${ms(s.p99)}, n=${s.n})</small>` } : undefined;
 
@@ -357,7 +363,7 @@ export function buildReport(benchDir: string): Report {
       cells: { peerhub: cellP(sum(collab, 'fanout.20.perMember')) },
     },
     {
-      what: 'session message fan-out to 50 members, per member',
+      what: `session message fan-out to 50 members, per member${carried(collab, 'fanout.50')}`,
       cells: { peerhub: cellP(sum(collab, 'fanout.50.perMember')) },
     },
     {
