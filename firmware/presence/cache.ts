@@ -17,7 +17,7 @@ import {
 } from './constants.js';
 import { answersQuestion, recordKey, rrsetKey } from './records.js';
 import type { LostReason } from './types.js';
-import type { Message, Question, ResourceRecord } from './wire.js';
+import { nameKey, type Message, type Question, type ResourceRecord } from './wire.js';
 
 export type RemovalReason = LostReason | 'flushed';
 
@@ -130,21 +130,26 @@ export function cacheStep(
     }
     case 'query': {
       if (ev.message.response || ev.message.authorities.length > 0) break; // probes are not queries
+      // A QU question may be answered by unicast to the asker alone: only QM questions count, for
+      // suppression (§7.3) and for POOF (§10.5). Only entries named by one of them are looked at (a
+      // full cache is 2,048 entries: every query used to test each against every question).
+      const qm = ev.message.questions.filter((q) => !q.qu);
+      if (qm.length === 0) break;
+      const names = new Set(qm.map((q) => nameKey(q.name)));
       const known = new Set(ev.message.answers.map(recordKey));
       const suppressed = new Map<string, Question>();
       for (const e of entries.values()) {
-        if (known.has(e.key) || e.removal) continue;
+        if (known.has(e.key) || e.removal || !names.has(nameKey(e.rr.name))) continue;
         // §7.3: a QM question whose answers will refresh this entry is as good as our own re-query.
-        const asked = ev.message.questions.find((q) => !q.qu && answersQuestion(e.rr, q));
-        const marked = asked ? markAsked(e, now) : null;
-        if (asked && marked) {
+        const asked = qm.find((q) => answersQuestion(e.rr, q));
+        if (!asked) continue;
+        const marked = markAsked(e, now);
+        if (marked) {
           entries.set(e.key, marked);
           suppressed.set(questionKey(asked), asked);
         }
         // The owner may not multicast a record again within 1 s (RFC 6762 §6): no answer is expected.
         if (now - e.receivedAt < MULTICAST_MIN_INTERVAL) continue;
-        // A QU question may be answered by unicast to the asker alone: only QM questions count (§10.5).
-        if (!ev.message.questions.some((q) => !q.qu && answersQuestion(e.rr, q))) continue;
         // Only queries from distinct hosts count (as Avahi does): a host that owns the record never
         // lists it as a known answer in its own queries, and never answers itself.
         const from = ev.from ?? '';
