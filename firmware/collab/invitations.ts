@@ -169,7 +169,7 @@ class InvitationsService implements Invitations {
     this.timers.clear();
     this.saveRetry?.cancel();
     this.saveRetry = null;
-    while (this.deferred.size > 0) await Promise.all([...this.deferred]); // writes already decided
+    while (this.deferred.size > 0) await Promise.allSettled([...this.deferred]); // writes already decided
     if (this.unsaved.size > 0)
       this.log.error({ ids: [...this.unsaved] }, 'stopping with invitations that could not be saved');
     this.unsaved.clear();
@@ -185,21 +185,21 @@ class InvitationsService implements Invitations {
   async invite(peers: string[], opts: InviteOptions): Promise<Invitation[]> {
     this.ensureRunning();
     const { peers: ids, ttlMs, ...fields } = parseInviteOptions(peers, opts);
-    const out: Array<Invitation | Promise<InvitationStep>> = [];
+    const out: Array<Promise<Invitation | null>> = [];
     const pending = this.list({ direction: 'out', state: 'pending', sessionId: fields.sessionId });
     for (const peer of ids) {
       const open = pending.find((r) => r.peer === peer);
       if (open) {
-        out.push(open); // already invited to this session: the same invitation
+        out.push(Promise.resolve(open)); // already invited to this session: the same invitation
         continue;
       }
       // Created and sent at once; their writes are grouped (one write for the whole list).
       const id = newInvitationId();
-      out.push(this.apply(id, { type: 'create', id, peer, ttlMs, ...fields }));
+      const made = this.apply(id, { type: 'create', id, peer, ttlMs, ...fields });
+      out.push(made.then((step) => (step.state ? structuredClone(step.state) : null)));
       this.log.info({ id, peer: short(peer), sessionId: fields.sessionId }, 'invitation created');
     }
-    const done = await Promise.all(out);
-    return done.flatMap((x) => ('effects' in x ? (x.state ? [structuredClone(x.state)] : []) : [x]));
+    return (await Promise.all(out)).filter((x): x is Invitation => x !== null);
   }
 
   async answer(id: string, answer: Answer): Promise<Invitation> {
@@ -356,9 +356,9 @@ class InvitationsService implements Invitations {
     while (this.work.size > 0) await Promise.allSettled([...this.work]);
   }
 
-  private track<T>(p: Promise<T>): Promise<T> {
-    this.work.add(p);
-    const done = (): void => void this.work.delete(p);
+  private track<T>(p: Promise<T>, into: Set<Promise<unknown>> = this.work): Promise<T> {
+    into.add(p);
+    const done = (): void => void into.delete(p);
     p.then(done, done);
     return p;
   }
@@ -427,11 +427,10 @@ class InvitationsService implements Invitations {
 
   /** persist(id) once this turn's sends and events are out; stop() waits for it. */
   private deferWrite(id: string): Promise<void> {
-    const p = afterIoP().then(() => this.persist(id));
-    const settled = p.catch(() => undefined);
-    this.deferred.add(settled);
-    void settled.then(() => this.deferred.delete(settled));
-    return p;
+    return this.track(
+      afterIoP().then(() => this.persist(id)),
+      this.deferred,
+    );
   }
 
   /** Write record `id` and every record an earlier write failed to save. */

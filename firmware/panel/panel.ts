@@ -69,6 +69,9 @@ const OUTCOMES: Record<string, Outcome> = {
   'invitation:failed': 'failed',
 };
 
+const ledList = (l: Record<LedName, Pattern>): PanelView['leds'] =>
+  (Object.keys(l) as LedName[]).map((name) => ({ name, ...l[name] }));
+
 export class Panel {
   private readonly log: Logger;
   private booting = true;
@@ -132,15 +135,11 @@ export class Panel {
   }
 
   view(): PanelView {
-    return this.viewOf(this.inputs());
-  }
-
-  private viewOf(i: PanelInputs): PanelView {
-    const l = leds(i, this.deps.clock.now());
+    const i = this.inputs();
     return {
       board: this.deps.board.kind,
       status: i.status,
-      leds: (Object.keys(l) as LedName[]).map((name) => ({ name, ...l[name] })),
+      leds: ledList(leds(i, this.deps.clock.now())),
       buttons: this.deps.board.buttons(),
       waiting: i.waiting.length,
     };
@@ -248,7 +247,7 @@ export class Panel {
       }
     }
     this.current = l;
-    if (changed) this.deps.bus.emit('panel:changed', { leds: this.viewOf(i).leds });
+    if (changed) this.deps.bus.emit('panel:changed', { leds: ledList(l) });
     this.wake?.cancel();
     const at = nextChange(i, now);
     this.wake = at === null ? null : this.deps.clock.setTimer(Math.max(1, at - now), () => this.refresh());

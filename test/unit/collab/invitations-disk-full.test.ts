@@ -51,7 +51,22 @@ function setup(t: Test) {
     (JSON.parse(readFileSync(file, 'utf8')) as { invitations: Array<{ id: string }> }).invitations.map(
       (i) => i.id,
     );
-  return { clock, disk, events, make, sent, stored, writes };
+  /** Writes wait from now on until the returned function is called. */
+  const slowDisk = (): (() => void) => {
+    let open!: () => void;
+    disk.gate = new Promise((r) => (open = r));
+    return open;
+  };
+  return { clock, disk, events, make, sent, stored, writes, slowDisk };
+}
+
+/** setup() with a started service, stopped at the end of the test. */
+async function running(t: Test) {
+  const s = setup(t);
+  const svc = s.make();
+  await svc.start();
+  t.teardown(() => svc.stop());
+  return { s, svc };
 }
 
 t.test('created while the disk is full: saved by the retry once space is back', async (t) => {
@@ -80,10 +95,7 @@ t.test('created while the disk is full: saved by the retry once space is back', 
 });
 
 t.test('saved with the next write that succeeds, before the retry', async (t) => {
-  const s = setup(t);
-  const svc = s.make();
-  await svc.start();
-  t.teardown(() => svc.stop());
+  const { s, svc } = await running(t);
   s.disk.full = true;
   const [a] = await svc.invite([BOB], { sessionId: 's1', message: 'a' });
   await svc.idle();
@@ -94,10 +106,7 @@ t.test('saved with the next write that succeeds, before the retry', async (t) =>
 });
 
 t.test('received while the disk is full: refused, nothing kept', async (t) => {
-  const s = setup(t);
-  const svc = s.make();
-  await svc.start();
-  t.teardown(() => svc.stop());
+  const { s, svc } = await running(t);
   s.disk.full = true;
   const body = { id: 'c'.repeat(32), sessionId: 's9', message: 'hi', expiresInMs: 60_000 };
   const r = await svc.onInvitation(HOST, body);
@@ -109,12 +118,8 @@ t.test('received while the disk is full: refused, nothing kept', async (t) => {
 });
 
 t.test('received: the owner is told at once, the host only once it is on disk', async (t) => {
-  const s = setup(t);
-  const svc = s.make();
-  await svc.start();
-  t.teardown(() => svc.stop());
-  let open!: () => void;
-  s.disk.gate = new Promise((r) => (open = r));
+  const { s, svc } = await running(t);
+  const open = s.slowDisk();
   const body = { id: 'd'.repeat(32), sessionId: 's9', message: 'hi', expiresInMs: 60_000 };
   let answered = false;
   const reply = svc.onInvitation(HOST, body).then((r) => ((answered = true), r));
@@ -127,12 +132,8 @@ t.test('received: the owner is told at once, the host only once it is on disk', 
 });
 
 t.test('received, answered by the owner while the write fails: the answer is kept', async (t) => {
-  const s = setup(t);
-  const svc = s.make();
-  await svc.start();
-  t.teardown(() => svc.stop());
-  let open!: () => void;
-  s.disk.gate = new Promise((r) => (open = r));
+  const { s, svc } = await running(t);
+  const open = s.slowDisk();
   s.disk.full = true;
   const body = { id: 'e'.repeat(32), sessionId: 's9', message: 'hi', expiresInMs: 60_000 };
   const reply = svc.onInvitation(HOST, body);
@@ -184,10 +185,7 @@ t.test('stop() waits for a write deferred to the end of the loop turn', async (t
 t.test(
   'an invitation to many peers is one write (group commit), all on disk when the call returns',
   async (t) => {
-    const s = setup(t);
-    const svc = s.make();
-    await svc.start();
-    t.teardown(() => svc.stop());
+    const { s, svc } = await running(t);
     const peers = 'EFGIJKLMNOPQRSTUVWXYZ'
       .split('')
       .map((c) => c.repeat(51) + 'A')
