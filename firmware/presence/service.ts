@@ -15,6 +15,7 @@ import {
   TTL_SERVICE_S,
 } from './constants.js';
 import { buildPeers, relevant, showPeers, srvTargets } from './peers.js';
+import { fitKnownAnswers } from './known-answers.js';
 import { Publisher } from './publisher.js';
 import { initialQueryState, queryStep, type QueryEvent } from './querier.js';
 import { Timers, Wire, onLink } from './shell.js';
@@ -53,7 +54,6 @@ export interface MdnsPresenceInit {
   random?: () => number;
 }
 
-const MAX_KNOWN_ANSWERS = 40; // keeps our queries within one ~1500-byte packet
 const BROWSE: Question = { name: SERVICE_TYPE, type: TYPE.PTR, klass: CLASS_IN, qu: false };
 const isBrowse = (q: { name: string; type: number }): boolean =>
   q.type === TYPE.PTR && nameKey(q.name) === nameKey(SERVICE_TYPE);
@@ -237,7 +237,7 @@ export class MdnsPresence implements PresenceService {
     const now = this.deps.clock.now();
     const known: ResourceRecord[] = [];
     for (const e of this.cache.entries.values()) {
-      if (e.removal || known.length >= MAX_KNOWN_ANSWERS) continue;
+      if (e.removal) continue;
       const left = e.expiresAt - now;
       if (left <= e.ttlMs * KNOWN_ANSWER_LEFT[kind]) continue;
       if (!questions.some((q) => nameKey(q.name) === nameKey(e.rr.name))) continue;
@@ -248,7 +248,7 @@ export class MdnsPresence implements PresenceService {
   }
 
   private sendQuery(questions: Question[], kind: QueryKind): void {
-    const msg: Message = {
+    const msg = fitKnownAnswers({
       id: 0,
       flags: 0,
       response: false,
@@ -256,7 +256,7 @@ export class MdnsPresence implements PresenceService {
       answers: this.knownAnswers(questions, kind),
       authorities: [],
       additionals: [],
-    };
+    });
     if (!this.wire.send(msg, null)) return;
     this.wire.count('queriesSent');
     if (kind === 'refresh' && questions.some(isBrowse)) {

@@ -3,12 +3,12 @@
  * the peer id we expect (a mismatch is a spoof) before any request, PING keep-alives, idle close.
  */
 import { connect as h2connect, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import type { Timer } from '../core/clock.js';
 import { PeerhubError, isPeerhubError, wrap } from '../core/errors.js';
 import { shortId } from '../identity/peerid.js';
 import { peerChainFromSocket, verifyChainDer } from './trust.js';
-import type { PeerClientDeps, PeerTarget } from './types.js';
+import type { PeerClientDeps, PeerTarget, TlsCredentials } from './types.js';
 
 export const CLIENT_DEFAULTS = {
   keepAliveMs: 1000,
@@ -46,16 +46,35 @@ function checkServer(deps: PeerClientDeps, socket: TLSSocket, target: PeerTarget
   );
 }
 
+/**
+ * One client context per set of credentials (they change only when the certificate is renewed):
+ * building it parses the private key and the chain, a cost every connection paid before (a hub
+ * verifies each hub it finds, so on a LAN of 100 that was 99 key parses at start-up).
+ */
+const contexts = new WeakMap<TlsCredentials, SecureContext>();
+function clientContext(creds: TlsCredentials): SecureContext {
+  let ctx = contexts.get(creds);
+  if (!ctx) {
+    ctx = createSecureContext({
+      key: creds.keyPem,
+      cert: creds.chainPem.join('\n'),
+      minVersion: 'TLSv1.3',
+      maxVersion: 'TLSv1.3',
+    });
+    contexts.set(creds, ctx);
+  }
+  return ctx;
+}
+
 /** TLS connect + server check; resolves with a verified socket (no HTTP/2 byte sent yet). */
 function openVerifiedSocket(deps: PeerClientDeps, target: PeerTarget, o: ClientOptions): Promise<TLSSocket> {
-  const creds = deps.credentials();
+  const secureContext = clientContext(deps.credentials());
   const where = `${target.host}:${target.port}`;
   return new Promise((resolve, reject) => {
     const socket = tlsConnect({
       host: target.host,
       port: target.port,
-      key: creds.keyPem,
-      cert: creds.chainPem.join('\n'),
+      secureContext,
       ALPNProtocols: ['h2'],
       minVersion: 'TLSv1.3',
       maxVersion: 'TLSv1.3',
