@@ -44,6 +44,14 @@ export const VERIFY_DEFAULTS = {
   maxAttempts: 8,
   checkTimeoutMs: 20_000,
   maxTargets: 1024,
+  /**
+   * A pair proven this recently is shown verified at once when it is announced again: a hub that drops
+   * out of the table for a moment (a lost packet, or on a crowded LAN a hub too busy to answer queries
+   * for a few seconds) is not handshaken again by every hub at once — on the 50-hub lab that stampede
+   * kept the lost hub too busy to answer, so it was lost again, once a minute. A pair that stays in the
+   * table is not checked again either.
+   */
+  rememberMs: 300_000,
 };
 /** The back-off doubles from retryMs up to this factor. */
 export const MAX_BACKOFF_FACTOR = 16;

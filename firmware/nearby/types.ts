@@ -43,6 +43,7 @@ export interface NearbyVerifierInit {
   maxAttempts?: number; // failed handshakes before giving up until the peer is found again (8)
   checkTimeoutMs?: number; // a handshake + card fetch slower than this counts as unreachable (20 s)
   maxTargets?: number; // (peer id, endpoint) pairs tracked at most (1024)
+  rememberMs?: number; // a pair proven this recently is verified again without a check when re-found (5 min)
 }
 
 export interface NearbyVerifier extends Startable {

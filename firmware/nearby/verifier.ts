@@ -56,12 +56,13 @@ class Verifier implements NearbyVerifier {
   private readonly targets = new Map<string, Target>();
   private readonly rows = new Map<string, NearbyPeer>(); // by instance, as the events told us
   private readonly shownVerified = new Set<string>(); // instances for which peer:verified was emitted
+  private readonly proven = new Map<string, number>(); // pair → when a check proved it (outlives the target)
   private queue: string[] = [];
   private inflight = 0;
   private readonly aborts = new Set<() => void>(); // checks in flight: drop their answer, cancel their time-out
   private running = false;
   private off: (() => void) | null = null;
-  private readonly count = { checks: 0, verified: 0, spoofs: 0, failures: 0, dropped: 0 };
+  private readonly count = { checks: 0, verified: 0, remembered: 0, spoofs: 0, failures: 0, dropped: 0 };
 
   constructor(
     private readonly deps: NearbyVerifierDeps,
@@ -89,6 +90,7 @@ class Verifier implements NearbyVerifier {
     this.targets.clear();
     this.rows.clear();
     this.shownVerified.clear();
+    this.proven.clear();
     this.queue = [];
     // Fetches in flight settle on their own (the client has time-outs); their results are dropped.
   }
@@ -138,7 +140,18 @@ class Verifier implements NearbyVerifier {
           this.count.dropped++;
           continue;
         }
-        this.targets.set(key, { id, endpoint: ep, state: initialVerifyState(this.deps.clock.now()) });
+        const now = this.deps.clock.now();
+        const provenAt = this.proven.get(key);
+        if (provenAt !== undefined && now - provenAt >= 0 && now - provenAt < this.cfg.rememberMs) {
+          this.count.remembered++;
+          this.targets.set(key, {
+            id,
+            endpoint: ep,
+            state: { ...initialVerifyState(now), phase: 'verified' },
+          });
+          continue;
+        }
+        this.targets.set(key, { id, endpoint: ep, state: initialVerifyState(now) });
         this.queue.push(key);
       } else if (type === 'peer:found') this.apply(key, { type: 'seen' });
     }
@@ -176,10 +189,15 @@ class Verifier implements NearbyVerifier {
         return;
       case 'verified':
         this.count.verified++;
+        this.proven.delete(key); // re-inserted last: the map drops its oldest entries first
+        this.proven.set(key, this.deps.clock.now());
+        if (this.proven.size > this.cfg.maxTargets)
+          this.proven.delete(this.proven.keys().next().value as string);
         this.log.info({ peer: short(t.id), endpoint: t.endpoint }, 'nearby peer verified');
         return this.refreshRows();
       case 'spoof':
         this.count.spoofs++;
+        this.proven.delete(key);
         this.log.warn(
           { claimed: short(t.id), presented: short(fx.presented), endpoint: t.endpoint },
           'nearby peer announces an id it cannot prove',
@@ -239,6 +257,7 @@ class Verifier implements NearbyVerifier {
     if (!this.running) return;
     if (outcome.kind === 'failed') {
       this.count.failures++;
+      this.proven.delete(key); // what was proven no longer answers: check it again when it is back
       this.log.debug({ peer: short(key.split(' ')[0] ?? ''), reason: outcome.reason }, 'nearby check failed');
     }
     this.apply(key, { type: 'result', token, outcome });

@@ -217,3 +217,82 @@ t.test('stop: no timers, no listeners, no events afterwards', async (t) => {
   t.equal(h.calls.length, 2);
   t.same(h.events, []);
 });
+
+t.test(
+  'a pair proven lately is verified again at once when re-found; once the proof is older, checked',
+  async (t) => {
+    const bob = nearby('Bob', BOB, ['10.0.0.3:7443']);
+    const h = harness([bob]);
+    h.behave.set('10.0.0.3:7443', { card: BOB });
+    const v = start(t, h, { rememberMs: 60_000 });
+    await v.start();
+    await flush();
+    t.equal(h.calls.length, 1);
+    h.lost(bob);
+    h.clock.advance(59_000);
+    h.found(bob);
+    await flush();
+    t.equal(h.calls.length, 1, 'no second handshake within rememberMs');
+    t.match(rowOf(v, 'Bob'), { verified: true });
+    t.same(
+      h.events.map((e) => e.type),
+      ['peer:verified', 'peer:verified'],
+      'shown verified again',
+    );
+    t.match(v.counters(), { remembered: 1, checks: 1 });
+    // The memory dates from the proof, not from the re-found: 60 s after it, a new check.
+    h.lost(bob);
+    h.clock.advance(1_000);
+    h.found(bob);
+    await flush();
+    t.equal(h.calls.length, 2, 'checked again once the proof is older than rememberMs');
+    t.match(rowOf(v, 'Bob'), { verified: true });
+    h.lost(bob);
+    const eve = nearby('Eve', BOB, ['10.0.0.3:7443']);
+    h.found(eve);
+    await flush();
+    t.match(rowOf(v, 'Eve'), { verified: true }, 'same id and endpoint under another name: same proof');
+    t.equal(h.calls.length, 2);
+  },
+);
+
+t.test('another endpoint, or another id at the same endpoint, is never covered by a proof', async (t) => {
+  const bob = nearby('Bob', BOB, ['10.0.0.3:7443']);
+  const h = harness([bob]);
+  h.behave.set('10.0.0.3:7443', { card: BOB });
+  h.behave.set('10.0.0.9:7443', { spoof: MALLORY });
+  const v = start(t, h);
+  await v.start();
+  await flush();
+  h.lost(bob);
+  h.found(nearby('Bob', BOB, ['10.0.0.9:7443']));
+  await flush();
+  t.equal(h.calls.length, 2, 'a new endpoint is checked');
+  t.match(rowOf(v, 'Bob'), { verified: false, spoof: true });
+  h.lost(nearby('Bob', BOB, ['10.0.0.9:7443']));
+  h.behave.set('10.0.0.3:7443', { spoof: MALLORY });
+  h.found(nearby('Alice', ALICE, ['10.0.0.3:7443']));
+  await flush();
+  t.equal(h.calls.length, 3, 'another id at a proven endpoint is checked');
+  t.match(rowOf(v, 'Alice'), { verified: false });
+});
+
+t.test('a proven pair whose check fails later is checked again when re-found', async (t) => {
+  const bob = nearby('Bob', BOB, ['10.0.0.3:7443']);
+  const h = harness([bob]);
+  h.behave.set('10.0.0.3:7443', { card: BOB });
+  const v = start(t, h);
+  await v.start();
+  await flush();
+  h.behave.set('10.0.0.3:7443', 'down');
+  h.found(bob); // found again while tracked: checked again, and it fails
+  await flush();
+  t.equal(h.calls.length, 2);
+  t.match(rowOf(v, 'Bob'), { verified: false });
+  h.behave.set('10.0.0.3:7443', { card: BOB });
+  h.lost(bob);
+  h.found(bob);
+  await flush();
+  t.equal(h.calls.length, 3, 'the failure forgot the proof');
+  t.match(rowOf(v, 'Bob'), { verified: true });
+});

@@ -1,7 +1,13 @@
 import t from 'tap';
 import { SERVICE_TYPE } from '../../../firmware/presence/constants.js';
 import { fitKnownAnswers, MAX_QUERY_BYTES } from '../../../firmware/presence/known-answers.js';
-import { CLASS_IN, TYPE, encodeMessage, type Message, type ResourceRecord } from '../../../firmware/presence/wire.js';
+import {
+  CLASS_IN,
+  TYPE,
+  encodeMessage,
+  type Message,
+  type ResourceRecord,
+} from '../../../firmware/presence/wire.js';
 import { ann, world } from './fixtures/world.js';
 
 const ptr = (label: string): ResourceRecord => ({
