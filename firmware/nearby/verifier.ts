@@ -141,18 +141,16 @@ class Verifier implements NearbyVerifier {
           continue;
         }
         const now = this.deps.clock.now();
-        const provenAt = this.proven.get(key);
-        if (provenAt !== undefined && now - provenAt >= 0 && now - provenAt < this.cfg.rememberMs) {
-          this.count.remembered++;
-          this.targets.set(key, {
-            id,
-            endpoint: ep,
-            state: { ...initialVerifyState(now), phase: 'verified' },
-          });
-          continue;
-        }
-        this.targets.set(key, { id, endpoint: ep, state: initialVerifyState(now) });
-        this.queue.push(key);
+        const age = now - (this.proven.get(key) ?? -Infinity);
+        const remembered = age >= 0 && age < this.cfg.rememberMs;
+        const state = initialVerifyState(now);
+        this.targets.set(key, {
+          id,
+          endpoint: ep,
+          state: remembered ? { ...state, phase: 'verified' } : state,
+        });
+        if (remembered) this.count.remembered++;
+        else this.queue.push(key);
       } else if (type === 'peer:found') this.apply(key, { type: 'seen' });
     }
     this.refreshRows();
@@ -189,10 +187,7 @@ class Verifier implements NearbyVerifier {
         return;
       case 'verified':
         this.count.verified++;
-        this.proven.delete(key); // re-inserted last: the map drops its oldest entries first
-        this.proven.set(key, this.deps.clock.now());
-        if (this.proven.size > this.cfg.maxTargets)
-          this.proven.delete(this.proven.keys().next().value as string);
+        this.remember(key);
         this.log.info({ peer: short(t.id), endpoint: t.endpoint }, 'nearby peer verified');
         return this.refreshRows();
       case 'spoof':
@@ -213,6 +208,13 @@ class Verifier implements NearbyVerifier {
         }
         return this.refreshRows();
     }
+  }
+
+  /** Note when `key` was proven; the oldest proofs go first once there are maxTargets of them. */
+  private remember(key: string): void {
+    this.proven.delete(key); // re-inserted last: a Map iterates in insertion order
+    this.proven.set(key, this.deps.clock.now());
+    if (this.proven.size > this.cfg.maxTargets) this.proven.delete(this.proven.keys().next().value as string);
   }
 
   /** Start queued checks while slots are free. */

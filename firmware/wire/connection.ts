@@ -7,7 +7,7 @@ import { connect as tlsConnect, createSecureContext, type SecureContext, type TL
 import type { Timer } from '../core/clock.js';
 import { PeerhubError, isPeerhubError, wrap } from '../core/errors.js';
 import { shortId } from '../identity/peerid.js';
-import { peerChainFromSocket, verifyChainDer } from './trust.js';
+import { credentialOptions, peerChainFromSocket, verifyChainDer } from './trust.js';
 import type { PeerClientDeps, PeerTarget, TlsCredentials } from './types.js';
 
 export const CLIENT_DEFAULTS = {
@@ -55,12 +55,7 @@ const contexts = new WeakMap<TlsCredentials, SecureContext>();
 function clientContext(creds: TlsCredentials): SecureContext {
   let ctx = contexts.get(creds);
   if (!ctx) {
-    ctx = createSecureContext({
-      key: creds.keyPem,
-      cert: creds.chainPem.join('\n'),
-      minVersion: 'TLSv1.3',
-      maxVersion: 'TLSv1.3',
-    });
+    ctx = createSecureContext(credentialOptions(creds));
     contexts.set(creds, ctx);
   }
   return ctx;
@@ -74,10 +69,8 @@ function openVerifiedSocket(deps: PeerClientDeps, target: PeerTarget, o: ClientO
     const socket = tlsConnect({
       host: target.host,
       port: target.port,
-      secureContext,
+      secureContext, // TLS 1.3 only, our key and chain
       ALPNProtocols: ['h2'],
-      minVersion: 'TLSv1.3',
-      maxVersion: 'TLSv1.3',
       rejectUnauthorized: false, // the chain is checked against the expected peer id below
     });
     // Requests are small frames written a few at a time (HEADERS, then DATA): without this, Nagle's

@@ -19,7 +19,7 @@ import type { FastifyInstance } from 'fastify';
 import { isPeerhubError } from '../core/errors.js';
 import { shortId } from '../identity/peerid.js';
 import { buildPeerApi, type PeerApiInit } from './app.js';
-import { peerChainFromSocket, verifyChainDer } from './trust.js';
+import { credentialOptions, peerChainFromSocket, verifyChainDer } from './trust.js';
 import type { PeerApiDeps, PeerAuth, TlsCredentialsSource } from './types.js';
 
 export const DEFAULT_PEER_PORT = 7443;
@@ -81,12 +81,8 @@ export async function startPeerServer(deps: PeerServerDeps, init: PeerServerInit
   };
   const bump = (k: string): void => void (counters[k] = (counters[k] ?? 0) + 1);
   const tlsOptions = (): SecureServerOptions => {
-    const c = deps.credentials.current();
     return {
-      key: c.keyPem,
-      cert: c.chainPem.join('\n'),
-      minVersion: 'TLSv1.3',
-      maxVersion: 'TLSv1.3',
+      ...credentialOptions(deps.credentials.current()),
       requestCert: true,
       rejectUnauthorized: false, // we validate the client chain ourselves, below
       // No resumption: every session shows its full client chain.

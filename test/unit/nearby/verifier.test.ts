@@ -218,15 +218,21 @@ t.test('stop: no timers, no listeners, no events afterwards', async (t) => {
   t.same(h.events, []);
 });
 
+/** Bob at 10.0.0.3, announced and proven by one check. */
+async function bobProven(t: Test, init: Record<string, number> = {}) {
+  const bob = nearby('Bob', BOB, ['10.0.0.3:7443']);
+  const h = harness([bob]);
+  h.behave.set('10.0.0.3:7443', { card: BOB });
+  const v = start(t, h, init);
+  await v.start();
+  await flush();
+  return { bob, h, v };
+}
+
 t.test(
   'a pair proven lately is verified again at once when re-found; once the proof is older, checked',
   async (t) => {
-    const bob = nearby('Bob', BOB, ['10.0.0.3:7443']);
-    const h = harness([bob]);
-    h.behave.set('10.0.0.3:7443', { card: BOB });
-    const v = start(t, h, { rememberMs: 60_000 });
-    await v.start();
-    await flush();
+    const { bob, h, v } = await bobProven(t, { rememberMs: 60_000 });
     t.equal(h.calls.length, 1);
     h.lost(bob);
     h.clock.advance(59_000);
@@ -257,13 +263,8 @@ t.test(
 );
 
 t.test('another endpoint, or another id at the same endpoint, is never covered by a proof', async (t) => {
-  const bob = nearby('Bob', BOB, ['10.0.0.3:7443']);
-  const h = harness([bob]);
-  h.behave.set('10.0.0.3:7443', { card: BOB });
+  const { bob, h, v } = await bobProven(t);
   h.behave.set('10.0.0.9:7443', { spoof: MALLORY });
-  const v = start(t, h);
-  await v.start();
-  await flush();
   h.lost(bob);
   h.found(nearby('Bob', BOB, ['10.0.0.9:7443']));
   await flush();
@@ -278,12 +279,7 @@ t.test('another endpoint, or another id at the same endpoint, is never covered b
 });
 
 t.test('a proven pair whose check fails later is checked again when re-found', async (t) => {
-  const bob = nearby('Bob', BOB, ['10.0.0.3:7443']);
-  const h = harness([bob]);
-  h.behave.set('10.0.0.3:7443', { card: BOB });
-  const v = start(t, h);
-  await v.start();
-  await flush();
+  const { bob, h, v } = await bobProven(t);
   h.behave.set('10.0.0.3:7443', 'down');
   h.found(bob); // found again while tracked: checked again, and it fails
   await flush();
