@@ -343,16 +343,18 @@ export class Publisher {
   onResponse(records: ResourceRecord[]): void {
     this.suppressDuplicates(records);
     if (this.label === null || this.probe.phase === 'idle') return;
-    const ours = new Set(this.records.map(recordKey));
     const names: Array<[Kind, string]> = [
       ['instance', nameKey(instanceName(this.label))],
       ['host', nameKey(hostName(this.host))],
     ];
     const probing = this.probe.phase === 'probing';
+    let ours: Set<string> | null = null; // built only when a record carries one of our names
     for (const rr of records) {
-      if (rr.ttl === 0 || ours.has(recordKey(rr))) continue;
+      if (rr.ttl === 0) continue;
       const kind = names.find(([, k]) => k === nameKey(rr.name))?.[0];
       if (!kind) continue;
+      ours ??= new Set(this.records.map(recordKey));
+      if (ours.has(recordKey(rr))) continue;
       if (!probing && !this.records.some((r) => r.type === rr.type && nameKey(r.name) === nameKey(rr.name)))
         continue;
       this.conflicted.add(kind);

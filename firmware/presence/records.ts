@@ -8,6 +8,7 @@ import {
   nameKey,
   rdataBytes,
   type Question,
+  type RData,
   type ResourceRecord,
 } from './wire.js';
 
@@ -54,23 +55,44 @@ export const rrsetKey = (r: { name: string; type: number; klass: number }): stri
   `${nameKey(r.name)}|${r.type}|${r.klass}`;
 
 /**
- * rdata identity, memoized by the rdata object: records are copied with spreads (`{ ...rr, ttl }`)
- * that share `data`, and the receive path asks for the same record's key many times per packet
- * (known answers, cache, aggregation); encoding its names each time was the hot spot of a hub among
- * 50 (CPU profile). RData objects are never mutated.
+ * rdata identity as a string, built from the decoded fields without encoding them: two rdata get
+ * the same key exactly when their uncompressed wire bytes are equal (names are canonical
+ * presentation strings, TXT strings are length-prefixed, an empty TXT is the one empty string it
+ * goes on the wire as). Every record received is keyed several times (cache, known answers, our
+ * conflict check); encoding it into a Buffer for that was a quarter of a status change's path.
+ * Memoized by the rdata object: records are copied with spreads (`{ ...rr, ttl }`) that share
+ * `data`; RData objects are never mutated.
  */
-const rdataKeys = new WeakMap<ResourceRecord['data'], string>();
-function rdataKey(d: ResourceRecord['data']): string {
+const rdataKeys = new WeakMap<RData, string>();
+const EMPTY_TXT = [Buffer.alloc(0)];
+function rdataKey(d: RData): string {
   let rd = rdataKeys.get(d);
   if (rd === undefined) {
-    try {
-      rd = rdataBytes(d).toString('hex');
-    } catch {
-      rd = 'bad:' + JSON.stringify(d);
-    }
+    rd = rdataKeyOf(d);
     rdataKeys.set(d, rd);
   }
   return rd;
+}
+
+function rdataKeyOf(d: RData): string {
+  switch (d.kind) {
+    case 'A':
+      return `A${d.address}`;
+    case 'AAAA':
+      return `6${d.address}`;
+    case 'PTR':
+      return `P${d.target}`;
+    case 'SRV':
+      return `S${d.priority} ${d.weight} ${d.port} ${d.target}`;
+    case 'TXT': {
+      let k = 'T';
+      for (const s of d.strings.length === 0 ? EMPTY_TXT : d.strings)
+        k += `${s.length}:${s.toString('latin1')}`;
+      return k;
+    }
+    case 'raw':
+      return `R${d.bytes.toString('hex')}`;
+  }
 }
 
 /** Full identity of a record: RRset + rdata. */

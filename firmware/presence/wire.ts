@@ -70,15 +70,32 @@ export function splitName(name: string): string[] {
   return labels;
 }
 
-export const escapeLabel = (l: string): string => l.replace(/[\\.]/g, (c) => '\\' + c);
+// The fast paths (most labels have no '.' or '\\', most names no capital) matter: names are escaped,
+// joined and keyed for every record of every packet, and that code runs cold (a few packets a minute).
+export const escapeLabel = (l: string): string =>
+  l.includes('.') || l.includes('\\') ? l.replace(/[\\.]/g, (c) => '\\' + c) : l;
 export const joinName = (labels: string[]): string => labels.map(escapeLabel).join('.');
 /** Case-insensitive (ASCII) comparison key of a name (RFC 6762 §16). */
-export const nameKey = (name: string): string => name.replace(/[A-Z]/g, (c) => c.toLowerCase());
+export const nameKey = (name: string): string =>
+  /[A-Z]/.test(name) ? name.replace(/[A-Z]+/g, (c) => c.toLowerCase()) : name;
+
+/** The comparison keys of a name's suffixes: keys[i] is that of labels i… (the compression table's keys). */
+function suffixKeys(labels: string[]): string[] {
+  const keys = new Array<string>(labels.length);
+  let suffix = '';
+  for (let i = labels.length - 1; i >= 0; i--) {
+    const label = nameKey(escapeLabel(labels[i] as string));
+    suffix = suffix === '' ? label : `${label}.${suffix}`;
+    keys[i] = suffix;
+  }
+  return keys;
+}
 
 function encodeNameTo(out: Writer, name: string, compress: boolean): void {
   const labels = splitName(name);
+  const keys = compress ? suffixKeys(labels) : [];
   for (let i = 0; i < labels.length; i++) {
-    const suffix = nameKey(joinName(labels.slice(i)));
+    const suffix = keys[i] as string;
     const at = compress ? out.names.get(suffix) : undefined;
     if (at !== undefined) return out.u16(0xc000 | at);
     if (compress && out.len < 0x3fff) out.names.set(suffix, out.len);

@@ -17,7 +17,7 @@
  *
  * Lab: node 0 = subject, node 1 = observer (peerhub); node 2 = subject, node 3 = observer (avahi).
  * Every latency is taken from an event stream with arrival timestamps — the observer hub's
- * `watch --json`, or `avahi-browse -rp` (no -t) — never by polling with sleeps.
+ * GET /v1/events on its control socket, or `avahi-browse -rp` (no -t) — never by polling with sleeps.
  *
  * Fair equivalents (documented in the output's notes):
  * - start → seen: peerhub = spawn of `peerhub agent` (Node start, identity load, probe, announce);
@@ -46,10 +46,9 @@ import {
   type AvahiBrowseLine,
   type Lab,
   type Teardown,
-  type WatchEvent,
 } from '../lab/harness.js';
 import { CLK_TCK, cpuTicks, percentile } from '../lab/proc.js';
-import { summarize, type Summary } from './common.js';
+import { HubFeed, peerInstance, summarize, type HubEvent, type Summary } from './common.js';
 import { collabOptionsFromArgs, runCollabBench } from './collab.js';
 import { crashOptionsFromArgs, runCrashBench } from './crash.js';
 import { fleetOptionsFromArgs, runFleetBench } from './fleet.js';
@@ -68,13 +67,7 @@ interface Side {
   idle?: Record<string, { rssMB: number; hwmMB: number; cpuPercent: number }>;
 }
 
-/** The instance name of a watch event's peer (peer:found/changed carry the row; peer:lost carries { peer }). */
-function instanceOf(e: WatchEvent): string | undefined {
-  const d = e.data as { instance?: string; peer?: { instance?: string } };
-  return d.peer?.instance ?? d.instance;
-}
-
-function statusOf(e: WatchEvent): string | undefined {
+function statusOf(e: HubEvent): string | undefined {
   const d = e.data as { status?: string; peer?: { status?: string } };
   return d.peer?.status ?? d.status;
 }
@@ -89,9 +82,14 @@ async function benchPeerhub(
 ): Promise<Side> {
   const NAME = 'Bench';
   const observer = await lab.startHub(1, { nickname: 'Observer', logLevel: 'warn' });
-  const events = observer.watch();
-  // The stream is live once it delivers anything or after the observer answered; give it its first event.
-  await observer.status();
+  // The observer hub's event stream read straight from its control socket, as the crash, fleet and
+  // collaboration benches do: the observing agent → this process, one hop, like the anchors' observers
+  // (zeroconf: the browser's stdout; avahi: the watcher's stdout). `peerhub watch --json` reads the same
+  // stream through one more process (README: it adds ≈ 0.5 ms).
+  const events = new HubFeed(observer.socket, 'observer');
+  await events.connect();
+  const seenBy = (pred: (e: HubEvent) => boolean, since: number) =>
+    events.waitFor((r) => !r.replayed && pred(r.ev), { since, timeout: 30_000 });
   const startSeen: number[] = [];
   const stopGone: number[] = [];
   const stopExit: number[] = [];
@@ -100,10 +98,7 @@ async function benchPeerhub(
   for (let c = 0; c < cycles; c++) {
     const t0 = performance.now();
     const hub = await lab.startHub(0, { nickname: NAME, logLevel: 'warn', waitReady: false });
-    const found = await events.waitForRecord((e) => e.type === 'peer:found' && instanceOf(e) === NAME, {
-      since: t0,
-      timeout: 30_000,
-    });
+    const found = await seenBy((e) => e.type === 'peer:found' && peerInstance(e.data) === NAME, t0);
     startSeen.push(found.t - t0);
     await hub.ready(20_000);
     if (c === 0) {
@@ -112,9 +107,9 @@ async function benchPeerhub(
         const tReq = performance.now();
         await controlPut(hub.socket, '/v1/presence', { status: state });
         const tAck = performance.now();
-        const seen = await events.waitForRecord(
-          (e) => e.type === 'peer:changed' && instanceOf(e) === NAME && statusOf(e) === state,
-          { since: tReq, timeout: 20_000 },
+        const seen = await seenBy(
+          (e) => e.type === 'peer:changed' && peerInstance(e.data) === NAME && statusOf(e) === state,
+          tReq,
         );
         fromReq.push(seen.t - tReq);
         fromAck.push(seen.t - tAck);
@@ -123,18 +118,15 @@ async function benchPeerhub(
     }
     const tStop = performance.now();
     const exit = await hub.stop();
-    const lost = await events.waitForRecord((e) => e.type === 'peer:lost' && instanceOf(e) === NAME, {
-      since: tStop,
-      timeout: 30_000,
-    });
+    const lost = await seenBy((e) => e.type === 'peer:lost' && peerInstance(e.data) === NAME, tStop);
     stopGone.push(lost.t - tStop);
     stopExit.push(exit.ms);
     log(
       `peerhub cycle ${c + 1}/${cycles}: seen ${(found.t - t0).toFixed(0)} ms, gone ${(lost.t - tStop).toFixed(0)} ms`,
     );
   }
+  events.close();
   await observer.stop();
-  await events.stop();
   return {
     startSeen: summarize(startSeen),
     changeFromRequest: summarize(fromReq),
@@ -466,6 +458,7 @@ async function main(): Promise<number> {
         'status change: peerhub = PUT /v1/presence on the control socket, as `peerhub presence set` sends it (request: call made; ack: response received; the CLI adds its own Node start-up, about 250 ms here) until observer peer:changed; avahi = EntryGroup.UpdateServiceTxt (request: command written to the helper; ack: call returned) until the observer daemon cache holds the new TXT (D-Bus RecordBrowser ItemNew, test/lab/avahi_watch_txt.py: avahi-browse -r resolves once and never reports a TXT change).',
         'graceful stop: SIGTERM to the agent / avahi-daemon until the observer reports removal (goodbye packets).',
         'all in network namespaces on one bridge of this machine; the observers are a peerhub agent and an avahi-daemon respectively.',
+        'peerhub observer events: its GET /v1/events stream on the control socket, read by this process and stamped on arrival (as the crash, fleet and collaboration benches do; one hop, like the anchors’ observers printing to stdout). Runs before 2026-12-02 18:00 UTC read `peerhub watch --json`, one process more (≈ 0.5 ms more per event here).',
       ],
     };
     mkdirSync(dirname(values.out as string), { recursive: true });

@@ -4,6 +4,7 @@ import {
   WireError,
   decodeMessage,
   encodeMessage,
+  nameKey,
   splitName,
   type Message,
 } from '../../../firmware/presence/wire.js';
@@ -40,6 +41,35 @@ t.test('round trip keeps QU and cache-flush bits, dots inside labels, compressio
   t.same(back.answers[0]?.data, { kind: 'PTR', target: inst });
   t.same(splitName(inst)[0], 'Mr. Smith (2)');
   t.ok(buf.length < 200, `compressed (${buf.length} bytes)`);
+});
+
+t.test('names: compression keyed case-insensitively on escaped suffixes; keys fold ASCII only', async (t) => {
+  const names = ['Kitchen.Local', 'hall.local', 'a\\.b.local', 'B.local', 'x.A\\.B.LOCAL', 'x.a.b.local'];
+  const m: Message = {
+    ...base,
+    response: true,
+    answers: names.map((n) => rr(n, { kind: 'PTR', target: n })),
+  };
+  const back = decodeMessage(encodeMessage(m));
+  // A compression pointer may carry the case of the first writer of a suffix (names compare
+  // case-insensitively); the labels themselves, escaped dots included, must come back.
+  t.same(
+    back.answers.map((a) => splitName(a.name).map((l) => l.toLowerCase())),
+    names.map((n) => splitName(n).map((l) => l.toLowerCase())),
+    'every name with its labels: an escaped dot is not a label boundary',
+  );
+  t.same(back.answers[0]?.name, 'Kitchen.Local', 'the first name as written');
+  const alone = names.reduce(
+    (sum, n) =>
+      sum +
+      encodeMessage({ ...base, response: true, answers: [rr(n, { kind: 'PTR', target: n })] }).length -
+      12,
+    0,
+  );
+  t.ok(encodeMessage(m).length - 12 < alone, 'shared suffixes compressed');
+  t.equal(nameKey('Kitchen\\.Hub.LOCAL'), 'kitchen\\.hub.local');
+  t.equal(nameKey('Élan.local'), 'Élan.local', 'non-ASCII letters are compared as they are (RFC 6762 §16)');
+  t.equal(nameKey('hub.local'), 'hub.local');
 });
 
 t.test('bad input throws WireError only', async (t) => {
