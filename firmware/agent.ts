@@ -258,8 +258,8 @@ export async function runAgent(input: LoadInput): Promise<number> {
     const onSignal = (sig: NodeJS.Signals): void => {
       if (stopping) return;
       stopping = true;
+      const stopped = agent.stop(); // the goodbye leaves before anything else is done, the log line too
       logger.info({ signal: sig }, 'stopping');
-      const stopped = agent.stop(); // the goodbye leaves before anything else is done
       systemd.stopping('stopping');
       const deadline = setTimeout(() => {
         logger.warn({ deadlineMs: STOP_DEADLINE_MS }, 'stop deadline passed; exiting');

@@ -4,7 +4,8 @@
  * validator's business when the contact connects).
  */
 import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
+import type forgeNs from 'node-forge';
+import { forge } from '../identity/forge.js';
 import { PeerhubError } from '../core/errors.js';
 import { peerIdFromSpki, shortId } from '../identity/index.js';
 
@@ -50,9 +51,9 @@ export function verifyRootCertificate(pem: string, expectedPeerId?: string): str
   if (bits < MIN_RSA_BITS) throw certInvalid(`RSA key of ${bits} bits, at least ${MIN_RSA_BITS} required`);
   const exp = key.asymmetricKeyDetails?.publicExponent;
   if (exp !== RSA_EXPONENT) throw certInvalid(`RSA public exponent ${exp}, expected ${RSA_EXPONENT}`);
-  let f: forge.pki.Certificate;
+  let f: forgeNs.pki.Certificate;
   try {
-    f = forge.pki.certificateFromPem(pem);
+    f = forge().pki.certificateFromPem(pem);
   } catch (e) {
     throw certInvalid(`unreadable (${(e as Error).message})`);
   }
@@ -62,7 +63,7 @@ export function verifyRootCertificate(pem: string, expectedPeerId?: string): str
   if (!x509.ca) throw certInvalid('not a certification authority (basicConstraints CA:false)');
   if (!x509.checkIssued(x509)) throw certInvalid('not self-issued (issuer differs from subject)');
   if (!x509.verify(key)) throw certInvalid('not self-signed: its signature does not verify with its own key');
-  const sig = forge.pki.oids[f.siginfo.algorithmOid] as string | undefined;
+  const sig = forge().pki.oids[f.siginfo.algorithmOid] as string | undefined;
   if (!sig || !/^sha(256|384|512)WithRSAEncryption$/.test(sig)) {
     throw certInvalid(`signature algorithm ${sig ?? f.siginfo.algorithmOid} refused (SHA-256 or stronger)`);
   }

@@ -11,17 +11,11 @@ import {
 } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import { createRequire } from 'node:module';
-import type forgeNs from 'node-forge';
+import { forge } from './forge.js';
 import { peerIdFromSpki } from './peerid.js';
 import type { KeyPairPem, RootCertificateInit } from './types.js';
 
-/** node-forge, loaded on first use: loading an existing identity needs only Node's crypto (start-up time). */
-let forgeLib: typeof forgeNs | undefined;
-function forge(): typeof forgeNs {
-  forgeLib ??= createRequire(import.meta.url)('node-forge') as typeof forgeNs;
-  return forgeLib;
-}
+// node-forge (./forge.ts) is loaded on first use: loading an existing identity needs only Node's crypto.
 
 export const ROOT_KEY_BITS = 2048;
 /** Room for session hosts and introductions below the root (DESIGN caps chains at 24). */

@@ -14,7 +14,8 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
-import forge from 'node-forge';
+import type forgeNs from 'node-forge';
+import { forge } from './forge.js';
 import { PeerhubError } from '../core/errors.js';
 import type { ErrorCode } from '../core/errors.js';
 import { ROOT_NOT_BEFORE_FLOOR } from './cert.js';
@@ -119,9 +120,9 @@ function parseOne(der: Buffer, what: string): Parsed {
     const has = key.asymmetricKeyType === 'rsa' ? `RSA-${bits}` : String(key.asymmetricKeyType);
     throw fail('PH_ERR_CHAIN_WEAK', `${what}: ${has} key, expected RSA ≥ ${MIN_RSA_BITS}`);
   }
-  let cert: forge.pki.Certificate;
+  let cert: forgeNs.pki.Certificate;
   try {
-    cert = forge.pki.certificateFromAsn1(forge.asn1.fromDer(der.toString('binary')));
+    cert = forge().pki.certificateFromAsn1(forge().asn1.fromDer(der.toString('binary')));
   } catch (e) {
     throw fail('PH_ERR_CHAIN_PARSE', `${what}: unreadable (${(e as Error).message})`, e);
   }
@@ -237,7 +238,7 @@ function verifyParsedInput(ders: Buffer[], opts: VerifyOptions): VerifiedChain {
     if (!STRONG_SIGNATURES.has(c.sigOid)) {
       throw fail(
         'PH_ERR_CHAIN_WEAK',
-        `${label(i, n)} is signed with ${forge.pki.oids[c.sigOid] ?? c.sigOid}`,
+        `${label(i, n)} is signed with ${forge().pki.oids[c.sigOid] ?? c.sigOid}`,
       );
     }
   });

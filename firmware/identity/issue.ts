@@ -5,7 +5,8 @@
  */
 import { createPrivateKey, createPublicKey, randomBytes, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import forge from 'node-forge';
+import type forgeNs from 'node-forge';
+import { forge } from './forge.js';
 import { PeerhubError } from '../core/errors.js';
 import { peerIdFromCertificate, peerIdFromPublicKey } from './cert.js';
 
@@ -85,24 +86,24 @@ export function childValidity(
 }
 
 interface Issuer {
-  cert: forge.pki.Certificate;
-  key: forge.pki.rsa.PrivateKey;
+  cert: forgeNs.pki.Certificate;
+  key: forgeNs.pki.rsa.PrivateKey;
   peerId: string;
   pathLen: number | undefined;
   keyId: string;
 }
 
-function extension<T>(cert: forge.pki.Certificate, name: string): T | undefined {
+function extension<T>(cert: forgeNs.pki.Certificate, name: string): T | undefined {
   return (cert.getExtension(name) ?? undefined) as T | undefined;
 }
 
 function loadIssuer(certPem: string, keyPem: string): Issuer {
   let x509: X509Certificate;
-  let cert: forge.pki.Certificate;
+  let cert: forgeNs.pki.Certificate;
   let key: KeyObject;
   try {
     x509 = new X509Certificate(certPem);
-    cert = forge.pki.certificateFromPem(certPem);
+    cert = forge().pki.certificateFromPem(certPem);
     key = createPrivateKey(keyPem);
   } catch (e) {
     throw refuse(`issuer certificate or key unreadable (${(e as Error).message})`, e);
@@ -114,19 +115,19 @@ function loadIssuer(certPem: string, keyPem: string): Issuer {
   if (ku && !ku.keyCertSign) throw refuse('the issuer key usage lacks keyCertSign');
   const ski = extension<{ subjectKeyIdentifier?: string }>(cert, 'subjectKeyIdentifier');
   const keyId = ski?.subjectKeyIdentifier
-    ? forge.util.hexToBytes(ski.subjectKeyIdentifier)
-    : forge.pki.getPublicKeyFingerprint(cert.publicKey, { type: 'RSAPublicKey' }).getBytes();
+    ? forge().util.hexToBytes(ski.subjectKeyIdentifier)
+    : forge().pki.getPublicKeyFingerprint(cert.publicKey, { type: 'RSAPublicKey' }).getBytes();
   const pkcs8 = key.export({ type: 'pkcs8', format: 'pem' }) as string;
   return {
     cert,
-    key: forge.pki.privateKeyFromPem(pkcs8),
+    key: forge().pki.privateKeyFromPem(pkcs8),
     peerId: peerIdFromCertificate(certPem),
     pathLen: bc.pathLenConstraint,
     keyId,
   };
 }
 
-function subjectKey(pem: string): { forgeKey: forge.pki.PublicKey; peerId: string } {
+function subjectKey(pem: string): { forgeKey: forgeNs.pki.PublicKey; peerId: string } {
   let key: KeyObject;
   try {
     key = createPublicKey(pem);
@@ -140,7 +141,7 @@ function subjectKey(pem: string): { forgeKey: forge.pki.PublicKey; peerId: strin
     );
   }
   const spki = key.export({ type: 'spki', format: 'pem' }) as string;
-  return { forgeKey: forge.pki.publicKeyFromPem(spki), peerId: peerIdFromPublicKey(spki) };
+  return { forgeKey: forge().pki.publicKeyFromPem(spki), peerId: peerIdFromPublicKey(spki) };
 }
 
 function caPathLen(init: IssueInit, issuer: Issuer): number | undefined {
@@ -195,7 +196,7 @@ export function issueCertificate(init: IssueInit): string {
     throw refuse('an introduction names the introduced peer id: commonName must be the subject key’s');
   }
 
-  const cert = forge.pki.createCertificate();
+  const cert = forge().pki.createCertificate();
   cert.version = 2; // v3
   cert.publicKey = subject.forgeKey;
   cert.serialNumber = serialHex();
@@ -232,6 +233,6 @@ export function issueCertificate(init: IssueInit): string {
   ext.push({ name: 'subjectKeyIdentifier' });
   ext.push({ name: 'authorityKeyIdentifier', keyIdentifier: issuer.keyId });
   cert.setExtensions(ext);
-  cert.sign(issuer.key, forge.md.sha256.create());
-  return forge.pki.certificateToPem(cert);
+  cert.sign(issuer.key, forge().md.sha256.create());
+  return forge().pki.certificateToPem(cert);
 }

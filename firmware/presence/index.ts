@@ -12,4 +12,4 @@ export {
   type PresenceDeps,
   type PresenceOptions,
 } from './select.js';
-export { createAvahiPresence, probeAvahi, type AvahiProbe, type AvahiPresenceInit } from './avahi/index.js';
+export type { AvahiProbe, AvahiPresenceInit } from './avahi/index.js'; // the backend itself loads on demand (select.ts)

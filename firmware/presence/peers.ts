@@ -137,9 +137,9 @@ export function showPeers(
   const events = diffPeers(prev, next, reasons);
   reasons.clear();
   for (const ev of events) {
+    deps.bus.emit(ev.type, ev.data as never); // the event first, the journal line after it
     if (ev.type === 'peer:lost')
       deps.log.info({ instance: ev.data.peer.instance, reason: ev.data.reason }, 'peer lost');
-    deps.bus.emit(ev.type, ev.data as never);
   }
   return next;
 }

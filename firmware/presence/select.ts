@@ -5,10 +5,11 @@
  *   multicast-dns  always the embedded responder
  *   avahi          Avahi; if it cannot be reached, multicast-dns with a warning (the hub stays visible)
  * An injected transport (tests' in-memory LAN) always means multicast-dns.
+ * The Avahi backend and its D-Bus client (dbus-native with its XML stack, ≈ 600 KB of JavaScript) are
+ * loaded only when `auto` or `avahi` asks for them: a hub configured for multicast-dns never holds them.
  */
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import { createAvahiPresence, probeAvahi } from './avahi/index.js';
 import type { BusLink } from './avahi/dbus.js';
 import { MdnsPresence, type MdnsPresenceInit } from './service.js';
 import { createMulticastDnsTransport } from './transport-mdns.js';
@@ -60,6 +61,7 @@ export async function createPresence(deps: PresenceDeps, opts: PresenceOptions):
     log.info({ backend: 'multicast-dns', configured: opts.backend }, 'presence backend chosen');
     return mdns();
   }
+  const { createAvahiPresence, probeAvahi } = await import('./avahi/index.js');
   const probe = await probeAvahi({
     busAddress: opts.busAddress,
     timeoutMs: opts.probeTimeoutMs ?? 1000,
