@@ -12,7 +12,7 @@
  *      and from its "ready" until it sees all N (--join-samples times; stopped gracefully in between).
  *
  *   npm run bench -- --only fleet [--fleet 10,50,100 --fleet-tools peerhub,avahi,zeroconf
- *       --fleet-window 120 --fleet-settle 30 --fleet-deadline 300 --join-samples 3 --fleet-out docs/bench/fleet.json]
+ *       --fleet-window 120 [--fleet-settle S: default per size, settleFor] --fleet-deadline 300 --join-samples 3 --fleet-out docs/bench/fleet.json]
  *
  * "ready": peerhub = its agent:ready event (control API up, after its first announcement);
  * avahi = avahi-publish printed "Established under name" (the daemon is started on a bus already
@@ -62,10 +62,21 @@ export interface FleetOptions {
   sizes: number[];
   tools: FleetTool[];
   windowS: number;
-  settleS: number;
+  /** Seconds between "all see all" and the steady window; null: per fleet size (settleFor). */
+  settleS: number | null;
   deadlineS: number;
   joinSamples: number;
   out: string;
+}
+
+/**
+ * The steady window starts this long after a fleet of n saw itself whole: 30 s up to 8 hubs, 3.6 s per
+ * hub beyond (36 s for 10, 180 s for 50, 360 s for 100). A peerhub fleet of 50 on 2 cores is still
+ * verifying its 2,450 pairs 30 s after "all see all" (6 packets/min per hub measured in that window,
+ * 1.6–1.7 from 180 s on): a shorter settle measures the start-up, not the steady state.
+ */
+export function settleFor(o: Pick<FleetOptions, 'settleS'>, n: number): number {
+  return o.settleS ?? Math.min(600, Math.max(30, Math.round(3.6 * n)));
 }
 
 export function fleetOptionsFromArgs(argv: string[]): FleetOptions {
@@ -76,7 +87,7 @@ export function fleetOptionsFromArgs(argv: string[]): FleetOptions {
       fleet: { type: 'string', default: '10,50,100' },
       'fleet-tools': { type: 'string', default: 'peerhub,avahi,zeroconf' },
       'fleet-window': { type: 'string', default: '120' },
-      'fleet-settle': { type: 'string', default: '30' },
+      'fleet-settle': { type: 'string' }, // default: per fleet size (settleFor)
       'fleet-deadline': { type: 'string', default: '300' },
       'join-samples': { type: 'string', default: '3' },
       'fleet-out': { type: 'string', default: join(repoRoot(), 'docs/bench/fleet.json') },
@@ -92,7 +103,10 @@ export function fleetOptionsFromArgs(argv: string[]): FleetOptions {
       .split(',')
       .filter((t): t is FleetTool => t === 'peerhub' || t === 'avahi' || t === 'zeroconf'),
     windowS: Math.max(5, Math.min(1800, Number(values['fleet-window']))),
-    settleS: Math.max(0, Math.min(600, Number(values['fleet-settle']))),
+    settleS:
+      values['fleet-settle'] === undefined
+        ? null
+        : Math.max(0, Math.min(600, Number(values['fleet-settle']))),
     deadlineS: Math.max(10, Math.min(1800, Number(values['fleet-deadline']))),
     joinSamples: Math.max(1, Math.min(20, Number(values['join-samples']))),
     out: String(values['fleet-out']),
@@ -479,7 +493,7 @@ async function runOne(
     );
 
     // (c) steady state
-    await sleep(o.settleS * 1000);
+    await sleep(settleFor(o, n) * 1000);
     const counters = new MdnsCounters(
       lab,
       Array.from({ length: n }, (_, i) => i),
@@ -598,7 +612,7 @@ export async function runFleetBench(o: FleetOptions): Promise<number> {
     return await withTeardown(async (t) => {
       const lab = await createLab(t, { hubs: maxN + 1 });
       log(
-        `fleet: lab ${lab.id} (${maxN + 1} nodes), sizes ${o.sizes.join(',')}, tools ${o.tools.join(',')}, settle ${o.settleS} s, window ${o.windowS} s`,
+        `fleet: lab ${lab.id} (${maxN + 1} nodes), sizes ${o.sizes.join(',')}, tools ${o.tools.join(',')}, settle ${o.settleS === null ? `per size ${o.sizes.map((n) => `${settleFor(o, n)} s`).join('/')}` : `${o.settleS} s`}, window ${o.windowS} s`,
       );
       const runs: FleetRun[] = [];
       const avahiCache = new Map<number, AvahiNode>();

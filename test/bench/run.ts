@@ -10,7 +10,7 @@
  *   npm run bench -- --only crash [--crash-samples 3 --crash-cap 300 --crash-out docs/bench/crash.json]
  *       (test/bench/crash.ts: kill -9 → gone for peerhub, avahi, zeroconf; a crashed / unplugged contact)
  *   npm run bench -- --only fleet [--fleet 10,50,100 --fleet-tools peerhub,avahi,zeroconf --fleet-window 120
- *       --fleet-settle 30 --fleet-deadline 300 --join-samples 3 --fleet-out docs/bench/fleet.json]
+ *       --fleet-settle S (default per size: 36 s for 10, 180 s for 50, 360 s for 100) --fleet-deadline 300 --join-samples 3 --fleet-out docs/bench/fleet.json]
  *       (test/bench/fleet.ts: N hubs per tool: a joiner, N started together, packets/min on the bridge)
  *   Every run ends by regenerating docs/PERFORMANCE.md and docs/bench/performance.svg from docs/bench/*.json
  *   (test/bench/report.ts; `node dist/test/bench/report.js` alone does it too; --no-report skips it).
