@@ -175,8 +175,15 @@ export class PeerConnection {
 
   private schedulePing(): void {
     const left = this.lastAlive + this.o.deadAfterMs - this.deps.clock.now();
-    this.ping = this.deps.clock.setTimer(Math.min(this.o.keepAliveMs, Math.max(1, left + 1)), () => {
+    const delay = Math.min(this.o.keepAliveMs, Math.max(1, left + 1));
+    const dueAt = this.deps.clock.now() + delay;
+    this.ping = this.deps.clock.setTimer(delay, () => {
       if (this.gone) return;
+      // Time this process was not running is not the peer's silence: a starved process (a host
+      // serving 50 members on 2 cores, a loaded Pi) runs this timer late, and before the socket input
+      // that waited meanwhile — the answer may be sitting unread. The deadline moves by the delay.
+      const late = this.deps.clock.now() - dueAt;
+      if (late > 0) this.lastAlive += late;
       if (this.deps.clock.now() - this.lastAlive > this.o.deadAfterMs) {
         this.dead(`no PING answer for ${this.o.deadAfterMs} ms`);
         return;

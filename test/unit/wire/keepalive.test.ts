@@ -45,6 +45,30 @@ t.test('a silent host (no PING answers) is reported within deadAfterMs (defaults
   t.match(ev?.data, { peerId: a.peerId, reason: /PING/ });
 });
 
+t.test(
+  'a process that was not running (starved CPU) does not count that time as the peer’s silence',
+  async (t) => {
+    const server = await startServer(t, a);
+    const { client, seen } = startClient(t, b, { keepAliveMs: 200, deadAfterMs: 1000 });
+    await client.request(server.target, 'GET', '/v1/card');
+    await new Promise((res) => setTimeout(res, 500));
+    t.same(seen, [], 'pings answered');
+    // The whole process stalls 2.5 s (what 50 agents on 2 cores do to each of them): no timer, no I/O.
+    const end = Date.now() + 2500;
+    while (Date.now() < end) {
+      /* busy: the event loop does not run */
+    }
+    await new Promise((res) => setTimeout(res, 1500));
+    t.same(seen, [], 'the peer answered once we ran again: not reported unreachable');
+    t.same(await client.request(server.target, 'GET', '/v1/presence'), {
+      status: 'Online',
+      text: 'cooking',
+      seq: 3,
+    });
+    t.equal(client.sessions, 1, 'the same session');
+  },
+);
+
 t.test('close() ends sessions without reporting anyone gone', async (t) => {
   const server = await startServer(t, a);
   const { client, seen } = startClient(t, b);
