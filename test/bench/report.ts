@@ -98,10 +98,12 @@ function ms(v: number): string {
   return `${v.toFixed(2)} ms`;
 }
 
-/** A figure carried over from an earlier run (`measuredOn` set in the JSON): says from when. */
+/** A figure from another run than the file's (`measuredOn` set in the JSON): says which. */
 const carried = (doc: unknown, path: string): string => {
   const on = get(doc, `${path}.measuredOn`);
-  return typeof on === 'string' ? ` <small>(not re-measured: run of ${on.slice(0, 10)})</small>` : '';
+  return typeof on === 'string'
+    ? ` <small>(another run: ${on.slice(0, 16).replace('T', ' ')} UTC, see notes)</small>`
+    : '';
 };
 
 const cellP = (s: Sum | undefined): Cell | undefined =>
