@@ -28,6 +28,8 @@ import type { InvitationRow, InviteResult, SessionDetailRow, SessionMessageRow }
 import { dropped, flap, flapper, mountTmpfs, setLoss, type Tmpfs } from '../lab/faults.js';
 import type { TortureOptions, TorturePart, TortureReport, TortureRow } from './types.js';
 import { systemClock, type Clock } from '../../firmware/core/clock.js';
+import { INVITATIONS_DEFAULTS } from '../../firmware/collab/invitations.js';
+import { POLICY_DEFAULTS } from '../../firmware/collab/policy.js';
 
 export interface FaultRow extends TortureRow {
   problems: string[];
@@ -720,6 +722,11 @@ async function diskFullOn(
 
   disk.free();
   const afterFree: string[] = [];
+  // The full hub takes one inviter's invitations at its policy's rate (bursts of 5, then 10 a minute)
+  // and B retries each refused one on its back-off (up to 30 s): 20 invitations waiting need ≈ 2 min.
+  const beyondBurst = Math.max(0, receivedWhileFull.length - POLICY_DEFAULTS.burst);
+  const settleMs =
+    90_000 + Math.ceil((beyondBurst / POLICY_DEFAULTS.perMinute) * 60_000) + INVITATIONS_DEFAULTS.retry.maxMs;
   // What B sent while A was full arrives once there is space (B retries), or B says why not.
   const delivered = await attempt(
     problems,
@@ -732,7 +739,7 @@ async function diskFullOn(
           const open = receivedWhileFull.filter((id) => !inA.has(id) && onB.get(id)?.state === 'pending');
           return open.length === 0 ? receivedWhileFull.filter((id) => inA.has(id)).length + 1 : null;
         },
-        { timeout: 90_000, interval: 1_000, message: 'no invitation to the full hub left unsettled' },
+        { timeout: settleMs, interval: 1_000, message: 'no invitation to the full hub left unsettled' },
       ).then((n) => n - 1),
   );
   const p = await A.cli(['presence', 'set', 'Busy', 'space again']);
