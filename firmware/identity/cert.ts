@@ -15,8 +15,6 @@ import { forge } from './forge.js';
 import { peerIdFromSpki } from './peerid.js';
 import type { KeyPairPem, RootCertificateInit } from './types.js';
 
-// node-forge (./forge.ts) is loaded on first use: loading an existing identity needs only Node's crypto.
-
 export const ROOT_KEY_BITS = 2048;
 /** Room for session hosts and introductions below the root (DESIGN caps chains at 24). */
 export const ROOT_PATH_LEN = 4;

@@ -182,9 +182,9 @@ export class PeerConnection {
       // Time this process was not running is not the peer's silence: a starved process (a host
       // serving 50 members on 2 cores, a loaded Pi) runs this timer late, and before the socket input
       // that waited meanwhile — the answer may be sitting unread. The deadline moves by the delay.
-      const late = this.deps.clock.now() - dueAt;
-      if (late > 0) this.lastAlive += late;
-      if (this.deps.clock.now() - this.lastAlive > this.o.deadAfterMs) {
+      const now = this.deps.clock.now();
+      if (now > dueAt) this.lastAlive += now - dueAt;
+      if (now - this.lastAlive > this.o.deadAfterMs) {
         this.dead(`no PING answer for ${this.o.deadAfterMs} ms`);
         return;
       }

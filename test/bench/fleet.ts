@@ -612,7 +612,7 @@ export async function runFleetBench(o: FleetOptions): Promise<number> {
     return await withTeardown(async (t) => {
       const lab = await createLab(t, { hubs: maxN + 1 });
       log(
-        `fleet: lab ${lab.id} (${maxN + 1} nodes), sizes ${o.sizes.join(',')}, tools ${o.tools.join(',')}, settle ${o.settleS === null ? `per size ${o.sizes.map((n) => `${settleFor(o, n)} s`).join('/')}` : `${o.settleS} s`}, window ${o.windowS} s`,
+        `fleet: lab ${lab.id} (${maxN + 1} nodes), sizes ${o.sizes.join(',')}, tools ${o.tools.join(',')}, settle ${o.sizes.map((n) => `${settleFor(o, n)} s`).join('/')}, window ${o.windowS} s`,
       );
       const runs: FleetRun[] = [];
       const avahiCache = new Map<number, AvahiNode>();
