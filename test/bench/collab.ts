@@ -56,6 +56,7 @@ import {
   type WatchEvent,
 } from '../lab/harness.js';
 import { CLK_TCK, cpuTicks, waitForStamped } from '../lab/proc.js';
+import { unitNodeFlags } from '../lab/paths.js';
 import { summarize, type Summary } from './trust.js';
 
 export interface CollabBenchOptions {
@@ -1295,6 +1296,7 @@ export async function runCollabBench(opts: CollabBenchOptions): Promise<number> 
       durationS: Math.round((Date.now() - started.getTime()) / 1000),
       machine: { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, kernel: release() },
       config: {
+        agentNodeFlags: unitNodeFlags(),
         hubs: N + 1,
         spareMembers: SPARE_MEMBERS,
         invites: o.invites,

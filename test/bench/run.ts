@@ -49,6 +49,7 @@ import {
   type Teardown,
 } from '../lab/harness.js';
 import { CLK_TCK, cpuTicks, percentile } from '../lab/proc.js';
+import { unitNodeFlags } from '../lab/paths.js';
 import { HubFeed, peerInstance, summarize, type HubEvent, type Summary } from './common.js';
 import { collabOptionsFromArgs, runCollabBench } from './collab.js';
 import { crashOptionsFromArgs, runCrashBench } from './crash.js';
@@ -454,7 +455,7 @@ async function main(): Promise<number> {
         kernel: release(),
         loadavg: loadavg().map((x) => Math.round(x * 100) / 100),
       },
-      config: { samples, cycles, idleSeconds: idleS, parts: [...only] },
+      config: { samples, cycles, idleSeconds: idleS, parts: [...only], agentNodeFlags: unitNodeFlags() },
       units: 'milliseconds unless named; p50/p99 nearest-rank',
       peerhub,
       avahi,

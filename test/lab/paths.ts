@@ -29,7 +29,7 @@ export function agentBuilt(): boolean {
 
 /**
  * The Node flags the appliance's systemd unit starts the agent with (deploy/systemd/peerhub.service,
- * e.g. `--max-semi-space-size=2`): lab agents run as the hub does, so their memory figures are the hub's.
+ * e.g. `--max-semi-space-size=2 --no-opt`): lab agents run as the hub does, so their memory figures are the hub's.
  */
 let nodeFlags: string[] | null = null;
 export function unitNodeFlags(): string[] {
