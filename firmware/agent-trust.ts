@@ -111,9 +111,12 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
       throw new PeerhubError('PH_ERR_NOT_FOUND', `${p.nickname} has no reachable endpoint yet`);
     return { peerId: p.id, ...ep };
   };
-  const isContact = (peerId: string): boolean => contacts.list().some((c) => c.peerId === peerId);
-  const allowedContact = (peerId: string): boolean =>
-    contacts.list().some((c) => c.peerId === peerId && c.subscription !== 'blocked');
+  // Asked on every peer request and every People Near Me row: one lookup, not a copy of the whole list.
+  const isContact = (peerId: string): boolean => contacts.byPeerId(peerId) !== undefined;
+  const allowedContact = (peerId: string): boolean => {
+    const c = contacts.byPeerId(peerId);
+    return c !== undefined && c.subscription !== 'blocked';
+  };
   // What this hub publishes with its presence (the seed's applications and objects).
   const apps = createApplications(
     { logger: logger.child({ component: 'apps' }), clock, bus },
@@ -178,17 +181,17 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
   // Where a peer's API is: a verified People Near Me row first, then the contact's stored endpoints.
   const resolve = (peerId: string): { peerId: string; host: string; port: number } => {
     const id = parsePeerId(peerId);
-    const rows = nearby.view().filter((r) => r.id === id && !r.spoof);
-    const stored = contacts.list().find((c) => c.peerId === id)?.endpoints ?? [];
+    const rows = nearby.rowsOf(id).filter((r) => !r.spoof);
+    const stored = contacts.byPeerId(id)?.endpoints ?? [];
     const endpoints = [...rows.filter((r) => r.verified), ...rows].flatMap((r) => r.endpoints).concat(stored);
-    const ep = endpoints.map((e) => parseEndpoint(e, config.port)).find((e) => e !== null);
+    let ep: ReturnType<typeof parseEndpoint> = null;
+    for (const e of endpoints) if ((ep = parseEndpoint(e, config.port))) break;
     if (!ep)
       throw new PeerhubError('PH_ERR_PEER_UNREACHABLE', `no known endpoint for ${id}`, { statusCode: 502 });
     return { peerId: id, ...ep };
   };
   const nameOf = (peerId: string): string | undefined =>
-    contacts.list().find((c) => c.peerId === peerId)?.nickname ??
-    nearby.view().find((r) => r.id === peerId && r.verified)?.nickname;
+    contacts.byPeerId(peerId)?.nickname ?? nearby.rowsOf(peerId).find((r) => r.verified)?.nickname;
   const peerRef = (ref: string): string => {
     try {
       return parsePeerId(ref);
@@ -224,7 +227,7 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
     client,
     resolve,
     isContact: allowedContact,
-    nearby: () => nearby.view(),
+    verifiedNearby: (p) => nearby.rowsOf(p).some((r) => r.verified),
     nameOf,
     peerRef,
     async addContact(peerId) {
@@ -242,7 +245,7 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
   // What a caller may see of this hub's applications and objects: contacts Internet scope, the subnet NearMe.
   const visibility = (caller: string): Array<'contact' | 'nearby'> => [
     ...(allowedContact(caller) ? (['contact'] as const) : []),
-    ...(nearby.view().some((r) => r.id === caller && r.verified) ? (['nearby'] as const) : []),
+    ...(nearby.rowsOf(caller).some((r) => r.verified) ? (['nearby'] as const) : []),
   ];
 
   // The peer API's own counters (refused connections, rejected chains, time-outs) once it listens.
@@ -276,7 +279,7 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
         objects: (caller) => objects.listFor(visibility(caller)),
         events: bus,
         authorizeSubscriber: (peerId) => {
-          const ok = contacts.list().some((c) => c.peerId === peerId && c.subscription === 'allowed');
+          const ok = contacts.byPeerId(peerId)?.subscription === 'allowed';
           // Owners add each other one after the other: the second one's subscription tells us the
           // first refusal is over, so follow it back now rather than at the next slow retry.
           if (ok) queueMicrotask(() => contactPresence.welcome(peerId));

@@ -48,8 +48,8 @@ export interface CollaborationDeps {
   resolve(peerId: string): PeerTarget;
   /** A contact this hub accepts (not blocked). */
   isContact(peerId: string): boolean;
-  /** People Near Me as verified right now. */
-  nearby(): Array<{ id: string | null; nickname: string; verified: boolean }>;
+  /** Is this peer in People Near Me, verified right now? */
+  verifiedNearby(peerId: string): boolean;
   /** The nickname this hub knows a peer by (contact first, then nearby). */
   nameOf(peerId: string): string | undefined;
   /** A peer id from what the owner typed (id, contact or nearby nickname). */
@@ -121,7 +121,7 @@ export function createCollaboration(deps: CollaborationDeps): Collaboration {
     // Contacts, a hub that accepted our host request, and the host of a session we joined.
     isContact: (p) =>
       deps.isContact(p) || acceptedHostRequest(p) || membership.list().some((s) => s.hostPeerId === p),
-    isNearby: (p) => deps.nearby().some((r) => r.id === p && r.verified),
+    isNearby: (p) => deps.verifiedNearby(p),
   });
   const invitations = createInvitations(
     {

@@ -121,6 +121,11 @@ export class DefaultContactManager implements ContactManager {
     return structuredClone(this.db.data.contacts);
   }
 
+  byPeerId(peerId: string): Contact | undefined {
+    const c = this.db.data.contacts.find((x) => x.peerId === peerId);
+    return c && structuredClone(c);
+  }
+
   get(idOrName: string): Contact {
     return structuredClone(findContact(this.db.data.contacts, idOrName));
   }

@@ -51,6 +51,8 @@ export interface ContactManager {
   /** Full id, short id (≥ 7 characters of it), peer name `<id>.<classifier>`, or nickname. */
   get(idOrName: string): Contact;
   list(): Contact[];
+  /** The contact with this canonical peer id (a copy), without copying the whole list. */
+  byPeerId(peerId: string): Contact | undefined;
   update(idOrName: string, patch: ContactPatch): Promise<Contact>;
   remove(idOrName: string): Promise<Contact>;
   setSubscription(idOrName: string, subscription: Subscription): Promise<Contact>;

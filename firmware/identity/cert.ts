@@ -11,7 +11,7 @@ import {
 } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import { forge } from './forge.js';
+import { forge, signCertificate } from './forge.js';
 import { peerIdFromSpki } from './peerid.js';
 import type { KeyPairPem, RootCertificateInit } from './types.js';
 
@@ -82,7 +82,7 @@ export function createRootCertificate(init: RootCertificateInit): string {
   const pathLen = init.pathLen ?? ROOT_PATH_LEN;
   if (!Number.isInteger(pathLen) || pathLen < 1) throw new Error(`pathLen must be an integer ≥ 1`);
 
-  const { pki, md } = forge();
+  const { pki } = forge();
   const cert = pki.createCertificate();
   cert.version = 2; // v3
   cert.publicKey = pki.publicKeyFromPem(init.publicKeyPem);
@@ -101,8 +101,7 @@ export function createRootCertificate(init: RootCertificateInit): string {
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  // forge signs with SHA-1 unless told, and Node then refuses the chain (ERR_SSL_CA_MD_TOO_WEAK).
-  cert.sign(pki.privateKeyFromPem(init.privateKeyPem), md.sha256.create());
+  signCertificate(cert, priv); // SHA-256 (forge's default, SHA-1, Node would refuse: ERR_SSL_CA_MD_TOO_WEAK)
   return pki.certificateToPem(cert);
 }
 

@@ -3,6 +3,7 @@
  * first use. `import 'node-forge'` loads every module forge has (TLS, PKCS#7, SSH, ed25519, KEM…):
  * ≈ 250 KB of source an agent would hold in its heap without ever running it.
  */
+import { sign, type KeyObject } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type forgeNs from 'node-forge';
 
@@ -19,4 +20,24 @@ export function forge(): Forge {
     lib = load('node-forge/lib/forge.js') as Forge;
   }
   return lib;
+}
+
+/**
+ * Sign `cert` with SHA-256 and RSA (PKCS#1 v1.5) through node:crypto: the same bytes forge's
+ * `cert.sign(key, sha256)` produces (RSA v1.5 signatures are deterministic), computed by OpenSSL.
+ * forge's own RSA runs in JavaScript — tens of milliseconds per 3072-bit signature with V8's optimising
+ * compiler, hundreds without it (the agent runs with --no-opt), and a host signs a membership
+ * certificate for every member that joins.
+ */
+export function signCertificate(cert: forgeNs.pki.Certificate, key: KeyObject): void {
+  const { pki, asn1 } = forge();
+  const oid = pki.oids['sha256WithRSAEncryption'] as string;
+  cert.signatureOid = cert.siginfo.algorithmOid = oid;
+  // getTBSCertificate is public in forge (x509.js) but missing from its type definitions.
+  const tbs = (pki as unknown as { getTBSCertificate(c: unknown): forgeNs.asn1.Asn1 }).getTBSCertificate(
+    cert,
+  );
+  (cert as { tbsCertificate?: unknown }).tbsCertificate = tbs; // what certificateToPem serialises
+  const der = Buffer.from(asn1.toDer(tbs).getBytes(), 'binary');
+  cert.signature = sign('sha256', der, key).toString('binary');
 }

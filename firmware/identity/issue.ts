@@ -6,7 +6,7 @@
 import { createPrivateKey, createPublicKey, randomBytes, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type forgeNs from 'node-forge';
-import { forge } from './forge.js';
+import { forge, signCertificate } from './forge.js';
 import { PeerhubError } from '../core/errors.js';
 import { peerIdFromCertificate, peerIdFromPublicKey } from './cert.js';
 
@@ -87,7 +87,7 @@ export function childValidity(
 
 interface Issuer {
   cert: forgeNs.pki.Certificate;
-  key: forgeNs.pki.rsa.PrivateKey;
+  key: KeyObject;
   peerId: string;
   pathLen: number | undefined;
   keyId: string;
@@ -117,10 +117,9 @@ function loadIssuer(certPem: string, keyPem: string): Issuer {
   const keyId = ski?.subjectKeyIdentifier
     ? forge().util.hexToBytes(ski.subjectKeyIdentifier)
     : forge().pki.getPublicKeyFingerprint(cert.publicKey, { type: 'RSAPublicKey' }).getBytes();
-  const pkcs8 = key.export({ type: 'pkcs8', format: 'pem' }) as string;
   return {
     cert,
-    key: forge().pki.privateKeyFromPem(pkcs8),
+    key,
     peerId: peerIdFromCertificate(certPem),
     pathLen: bc.pathLenConstraint,
     keyId,
@@ -233,6 +232,6 @@ export function issueCertificate(init: IssueInit): string {
   ext.push({ name: 'subjectKeyIdentifier' });
   ext.push({ name: 'authorityKeyIdentifier', keyIdentifier: issuer.keyId });
   cert.setExtensions(ext);
-  cert.sign(issuer.key, forge().md.sha256.create());
+  signCertificate(cert, issuer.key);
   return forge().pki.certificateToPem(cert);
 }

@@ -86,6 +86,10 @@ export function peerIdFromSpki(der: Uint8Array): string {
   return formatPeerId(createHash('sha256').update(der).digest());
 }
 
+const PARSED_MAX = 1024; // ids remembered by parsePeerId
+const PARSED_KEY_MAX = 80; // a canonical id is 63 characters; longer spellings are parsed every time
+const parsed = new Map<string, string>();
+
 /**
  * Parse a peer id leniently: any case, spaces or dashes anywhere, with or without check characters,
  * and the typing slips 0→O, 1→I, 8→B (none of them is in the alphabet). Returns the canonical form.
@@ -93,6 +97,19 @@ export function peerIdFromSpki(der: Uint8Array): string {
  */
 export function parsePeerId(s: string): string {
   if (typeof s !== 'string') throw invalid(String(s), 'not a string');
+  // Every peer request, resolution and policy check parses the same few ids again: remember the
+  // answers (a pure function; a bounded map, emptied when full; errors are not remembered).
+  const known = parsed.get(s);
+  if (known !== undefined) return known;
+  const id = parseUncached(s);
+  if (s.length <= PARSED_KEY_MAX) {
+    if (parsed.size >= PARSED_MAX) parsed.clear();
+    parsed.set(s, id);
+  }
+  return id;
+}
+
+function parseUncached(s: string): string {
   const compact = s
     .toUpperCase()
     .replace(/[\s-]/g, '')

@@ -48,5 +48,7 @@ export interface NearbyVerifierInit {
 
 export interface NearbyVerifier extends Startable {
   view(): PeopleNearMeRow[];
+  /** The rows of one peer id (what `view()` has for it), without building the others. */
+  rowsOf(peerId: string): PeopleNearMeRow[];
   counters(): Record<string, number>;
 }

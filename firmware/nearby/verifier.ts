@@ -99,6 +99,13 @@ class Verifier implements NearbyVerifier {
     return this.deps.peers().map((p) => this.row(p));
   }
 
+  rowsOf(peerId: string): PeopleNearMeRow[] {
+    return this.deps
+      .peers()
+      .filter((p) => p.id === peerId)
+      .map((p) => this.row(p));
+  }
+
   counters(): Record<string, number> {
     return { ...this.count, targets: this.targets.size, queued: this.queue.length, inflight: this.inflight };
   }

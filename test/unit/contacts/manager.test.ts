@@ -54,7 +54,15 @@ t.test('add, list, get, update, subscription, verify, remove: each with its even
   t.equal((await m.markVerified(ada.peerId)).verifiedAt, T0 + 1500);
   t.match(events[4], { type: 'contact:updated', data: { changed: ['verifiedAt'] } });
 
+  // byPeerId: the same contact as get() (a copy: changing it changes nothing), by canonical id only.
+  t.same(m.byPeerId(ada.peerId), m.get('Ada'));
+  m.byPeerId(ada.peerId)!.nickname = 'Mallory';
+  t.equal(m.get(ada.peerId).nickname, 'Ada', 'a copy');
+  t.equal(m.byPeerId(bob.peerId), undefined, 'not a contact');
+  t.equal(m.byPeerId('Ada'), undefined, 'an id, not a nickname');
+
   const gone = await m.remove('Ada');
+  t.equal(m.byPeerId(ada.peerId), undefined, 'removed');
   t.equal(gone.peerId, ada.peerId);
   t.match(events[5], { type: 'contact:deleted', data: { contact: { peerId: ada.peerId } } });
   t.same(m.list(), []);

@@ -1,8 +1,8 @@
 // Only the subset loader is imported here (tap runs each file in its own process): what it loads must
 // be enough for everything peerhub asks forge for, and must not be the whole library.
 import t from 'tap';
-import { generateKeyPairSync } from 'node:crypto';
-import { forge } from '../../../firmware/identity/forge.js';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { forge, signCertificate } from '../../../firmware/identity/forge.js';
 
 t.test(
   'the subset has X.509, PEM keys and the digests a chain may be signed with, and not TLS',
@@ -45,5 +45,45 @@ t.test(
       const back = f.pki.certificateFromPem(f.pki.certificateToPem(cert));
       t.ok(back.verify(back), `${md}: self-signature verifies`);
     }
+  },
+);
+
+t.test(
+  'signCertificate (OpenSSL) writes the very certificate forge’s own SHA-256 signing does',
+  async (t) => {
+    const f = forge();
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const build = () => {
+      const cert = f.pki.createCertificate();
+      cert.version = 2;
+      cert.publicKey = f.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }) as string);
+      cert.serialNumber = '0badcafe';
+      cert.validity.notBefore = new Date(Date.UTC(2026, 0, 1));
+      cert.validity.notAfter = new Date(Date.UTC(2027, 0, 1));
+      cert.setSubject([{ name: 'commonName', value: 'same' }]);
+      cert.setIssuer([{ name: 'commonName', value: 'same' }]);
+      cert.setExtensions([
+        { name: 'basicConstraints', cA: true, critical: true },
+        { name: 'subjectKeyIdentifier' },
+      ]);
+      return cert;
+    };
+    const byForge = build();
+    byForge.sign(
+      f.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string),
+      f.md.sha256.create(),
+    );
+    const byOpenSsl = build();
+    signCertificate(byOpenSsl, privateKey);
+    const pem = f.pki.certificateToPem(byOpenSsl);
+    t.equal(pem, f.pki.certificateToPem(byForge), 'byte for byte (RSA PKCS#1 v1.5 is deterministic)');
+    const x = new X509Certificate(pem);
+    t.ok(x.verify(publicKey), 'Node verifies the signature');
+    t.match(x.toLegacyObject(), { subject: { CN: 'same' } });
+    // Signed with another key, the certificate no longer verifies with this one.
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    const wrong = build();
+    signCertificate(wrong, other);
+    t.notOk(new X509Certificate(f.pki.certificateToPem(wrong)).verify(publicKey), 'another key: refused');
   },
 );

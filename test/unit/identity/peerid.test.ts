@@ -108,6 +108,31 @@ t.test('parsePeerId rejects what is not a peer id', async (t) => {
   t.notOk(isPeerId('nope'));
 });
 
+t.test(
+  'parsePeerId gives the same answers when it has seen an input before (and past its memory)',
+  async (t) => {
+    const lenient = [FORMATTED.toLowerCase(), FORMATTED.replace(/-/g, ' '), `  ${FORMATTED}\n`];
+    for (let round = 0; round < 3; round++) {
+      for (const s of lenient) t.equal(parsePeerId(s), FORMATTED, `round ${round}: ${JSON.stringify(s)}`);
+      // A refused input stays refused however often it is asked (errors are never remembered).
+      t.throws(() => parsePeerId(FORMATTED.replace('Y', 'Z')), /check character 1 of 4/, `round ${round}`);
+    }
+    // Many distinct ids (more than the 1024 remembered): each parses to its own canonical form, the
+    // earliest ones included once the memory has been emptied.
+    const ids = Array.from({ length: 1500 }, (_, i) =>
+      formatPeerId(createHash('sha256').update(`hub ${i}`).digest()),
+    );
+    for (const id of ids) t.equal(parsePeerId(id.toLowerCase()), id);
+    const again = [ids[0], ids[700], ids[1499]] as string[];
+    for (const id of again) {
+      t.equal(parsePeerId(id.replace(/-/g, '')), id);
+      t.equal(parsePeerId(id.toLowerCase()), id);
+    }
+    // Longer spellings (spaces between every character) are parsed, not remembered, and still right.
+    t.equal(parsePeerId(FORMATTED.split('').join(' ')), FORMATTED);
+  },
+);
+
 t.test('shortId is the first group', async (t) => {
   t.equal(shortId(FORMATTED), 'P56IOI7');
   t.equal(shortId(FORMATTED.toLowerCase().replace(/-/g, '')), 'P56IOI7');

@@ -42,6 +42,18 @@ t.test('the real owner is verified; a hub announcing the same id with another ke
     instance: 'Alice (2)',
   });
   t.same(h.calls.sort(), ['10.0.0.2:7443', '10.0.0.66:7443'], 'one check per endpoint');
+  // rowsOf(id): exactly view()'s rows for that id, the verified one and the spoof alike.
+  h.found(nearby('Bob', BOB, ['10.0.0.3:7443']));
+  t.same(
+    v.rowsOf(ALICE),
+    v.view().filter((r) => r.id === ALICE),
+  );
+  t.equal(v.rowsOf(ALICE).length, 2);
+  t.same(
+    v.rowsOf(BOB).map((r) => r.instance),
+    ['Bob'],
+  );
+  t.same(v.rowsOf(MALLORY), [], 'an id nobody announces has no rows');
 });
 
 t.test('a card naming another id is not a proof', async (t) => {

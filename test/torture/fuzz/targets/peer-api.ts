@@ -86,7 +86,7 @@ async function start(): Promise<Api> {
       throw new PeerhubError('PH_ERR_PEER_UNREACHABLE', 'fuzz: nowhere');
     },
     isContact: (p) => p === CONTACT,
-    nearby: () => [],
+    verifiedNearby: () => false,
     nameOf: () => undefined,
     peerRef: (r) => r,
     addContact: async () => undefined,
