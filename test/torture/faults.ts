@@ -439,7 +439,6 @@ async function sessionUnderFaults(
   log(`session: fault phase over after ${secs(healed - tStart)} s (${sendErrors} send errors); healed`);
 
   const hostLog = await attempt(problems, 'the host log', () => H.session(sid));
-  const hostMsgs = (hostLog?.messages ?? []).map((m) => `${m.seq}:${m.from.slice(0, 6)}:${m.text}`);
   const lastSeq = Math.max(0, ...(hostLog?.messages ?? []).map((m) => m.seq));
   let missing = 0;
   let outOfOrder = 0;
@@ -455,6 +454,24 @@ async function sessionUnderFaults(
       ),
     ),
   );
+  // A member's send reported failed under loss (its answer lost, or the CLI's time-out passed) may still
+  // reach the host after the read above: compare the members with the host's log as it ends up, once
+  // they have its last message too.
+  const finalLog = await attempt(problems, 'the host log, once settled', () => H.session(sid));
+  const finalMsgs = (finalLog?.messages ?? []).map((m) => `${m.seq}:${m.from.slice(0, 6)}:${m.text}`);
+  const finalSeq = Math.max(0, ...(finalLog?.messages ?? []).map((m) => m.seq));
+  if (finalSeq > lastSeq) {
+    await attempt(problems, 'every member has the host’s final log', () =>
+      Promise.all(
+        members.map((m) =>
+          m.waitSession(sid, (s) => s.messages.some((x) => x.seq === finalSeq), {
+            timeout: cfg.timeoutMs,
+            interval: 1_000,
+          }),
+        ),
+      ),
+    );
+  }
   for (const m of members) {
     const s = await m.session(sid).catch(() => null);
     const got = (s?.messages ?? []).map((x: SessionMessageRow) => `${x.seq}:${x.from.slice(0, 6)}:${x.text}`);
@@ -463,10 +480,10 @@ async function sessionUnderFaults(
       outOfOrder++;
       problems.push(`hub ${m.index}: messages out of order ${JSON.stringify(seqs)}`);
     }
-    const miss = hostMsgs.filter((x) => !got.includes(x));
+    const miss = finalMsgs.filter((x) => !got.includes(x));
     missing += miss.length;
-    if (miss.length > 0 || got.length !== hostMsgs.length)
-      problems.push(`hub ${m.index}: ${miss.length} of ${hostMsgs.length} missing, ${got.length} listed`);
+    if (miss.length > 0 || got.length !== finalMsgs.length)
+      problems.push(`hub ${m.index}: ${miss.length} of ${finalMsgs.length} missing, ${got.length} listed`);
   }
   const hostLost = watches.map((w) => w.records.filter((r) => r.value.type === 'session:host-lost').length);
   for (const w of watches) await w.stop('SIGTERM', 3_000);
@@ -478,7 +495,7 @@ async function sessionUnderFaults(
         members: members.length,
         messagesSent: sentCount,
         sendErrorsReported: sendErrors,
-        hostLog: hostMsgs.length,
+        hostLog: finalMsgs.length,
         missing,
         outOfOrder,
         hostLostReported: hostLost.reduce((a, b) => a + b, 0),
