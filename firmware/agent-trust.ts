@@ -192,6 +192,7 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
   };
   const nameOf = (peerId: string): string | undefined =>
     contacts.byPeerId(peerId)?.nickname ?? nearby.rowsOf(peerId).find((r) => r.verified)?.nickname;
+  const verifiedNearby = (peerId: string): boolean => nearby.rowsOf(peerId).some((r) => r.verified);
   const peerRef = (ref: string): string => {
     try {
       return parsePeerId(ref);
@@ -227,7 +228,7 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
     client,
     resolve,
     isContact: allowedContact,
-    verifiedNearby: (p) => nearby.rowsOf(p).some((r) => r.verified),
+    verifiedNearby,
     nameOf,
     peerRef,
     async addContact(peerId) {
@@ -245,7 +246,7 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
   // What a caller may see of this hub's applications and objects: contacts Internet scope, the subnet NearMe.
   const visibility = (caller: string): Array<'contact' | 'nearby'> => [
     ...(allowedContact(caller) ? (['contact'] as const) : []),
-    ...(nearby.rowsOf(caller).some((r) => r.verified) ? (['nearby'] as const) : []),
+    ...(verifiedNearby(caller) ? (['nearby'] as const) : []),
   ];
 
   // The peer API's own counters (refused connections, rejected chains, time-outs) once it listens.

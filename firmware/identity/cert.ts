@@ -101,7 +101,7 @@ export function createRootCertificate(init: RootCertificateInit): string {
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  signCertificate(cert, priv); // SHA-256 (forge's default, SHA-1, Node would refuse: ERR_SSL_CA_MD_TOO_WEAK)
+  signCertificate(cert, priv); // SHA-256: Node refuses forge's default, SHA-1 (ERR_SSL_CA_MD_TOO_WEAK)
   return pki.certificateToPem(cert);
 }
 

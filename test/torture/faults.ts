@@ -438,43 +438,39 @@ async function sessionUnderFaults(
   const healed = performance.now();
   log(`session: fault phase over after ${secs(healed - tStart)} s (${sendErrors} send errors); healed`);
 
-  const hostLog = await attempt(problems, 'the host log', () => H.session(sid));
-  const lastSeq = Math.max(0, ...(hostLog?.messages ?? []).map((m) => m.seq));
-  let missing = 0;
-  let outOfOrder = 0;
-  const caughtUp = await attempt(problems, 'every member has the host’s log, joined', () =>
+  const keyOf = (x: SessionMessageRow): string => `${x.seq}:${x.from.slice(0, 6)}:${x.text}`;
+  const lastSeqOf = (log: { messages: SessionMessageRow[] } | undefined): number =>
+    Math.max(0, ...(log?.messages ?? []).map((m) => m.seq));
+  /** Every member joined and holding message `seq`; resolves to the ms since the network healed. */
+  const membersHave = (seq: number): Promise<number[]> =>
     Promise.all(
       members.map((m) =>
         m
-          .waitSession(sid, (s) => s.state === 'joined' && s.messages.some((x) => x.seq === lastSeq), {
+          .waitSession(sid, (s) => s.state === 'joined' && s.messages.some((x) => x.seq === seq), {
             timeout: cfg.timeoutMs,
             interval: 1_000,
           })
           .then(() => performance.now() - healed),
       ),
-    ),
+    );
+  const hostLog = await attempt(problems, 'the host log', () => H.session(sid));
+  const lastSeq = lastSeqOf(hostLog);
+  let missing = 0;
+  let outOfOrder = 0;
+  const caughtUp = await attempt(problems, 'every member has the host’s log, joined', () =>
+    membersHave(lastSeq),
   );
   // A member's send reported failed under loss (its answer lost, or the CLI's time-out passed) may still
   // reach the host after the read above: compare the members with the host's log as it ends up, once
   // they have its last message too.
   const finalLog = await attempt(problems, 'the host log, once settled', () => H.session(sid));
-  const finalMsgs = (finalLog?.messages ?? []).map((m) => `${m.seq}:${m.from.slice(0, 6)}:${m.text}`);
-  const finalSeq = Math.max(0, ...(finalLog?.messages ?? []).map((m) => m.seq));
-  if (finalSeq > lastSeq) {
-    await attempt(problems, 'every member has the host’s final log', () =>
-      Promise.all(
-        members.map((m) =>
-          m.waitSession(sid, (s) => s.messages.some((x) => x.seq === finalSeq), {
-            timeout: cfg.timeoutMs,
-            interval: 1_000,
-          }),
-        ),
-      ),
-    );
-  }
+  const finalMsgs = (finalLog?.messages ?? []).map(keyOf);
+  const finalSeq = lastSeqOf(finalLog);
+  if (finalSeq > lastSeq)
+    await attempt(problems, 'every member has the host’s final log', () => membersHave(finalSeq));
   for (const m of members) {
     const s = await m.session(sid).catch(() => null);
-    const got = (s?.messages ?? []).map((x: SessionMessageRow) => `${x.seq}:${x.from.slice(0, 6)}:${x.text}`);
+    const got = (s?.messages ?? []).map(keyOf);
     const seqs = (s?.messages ?? []).map((x) => x.seq);
     if (seqs.some((q, i) => i > 0 && q <= (seqs[i - 1] as number))) {
       outOfOrder++;
