@@ -25,6 +25,7 @@ export interface CacheEntry {
   rr: ResourceRecord;
   key: string;
   setKey: string;
+  nameKey: string; // of rr.name
   receivedAt: number;
   expiresAt: number;
   ttlMs: number; // as received (before any goodbye/flush shortening)
@@ -53,12 +54,13 @@ export type CacheEffect =
 
 export const emptyCache = (): CacheState => ({ entries: new Map() });
 
-function fresh(rr: ResourceRecord, now: number, random: () => number): CacheEntry {
+function fresh(rr: ResourceRecord, now: number, random: () => number, key = recordKey(rr)): CacheEntry {
   const ttlMs = rr.ttl * 1000;
   return {
     rr,
-    key: recordKey(rr),
+    key,
     setKey: rrsetKey(rr),
+    nameKey: nameKey(rr.name),
     receivedAt: now,
     expiresAt: now + ttlMs,
     ttlMs,
@@ -91,13 +93,33 @@ export function cacheStep(
   ev: CacheEvent,
   now: number,
 ): { state: CacheState; effects: CacheEffect[] } {
-  const entries = new Map(s.entries);
+  // Copied on first write: most queries and ticks change nothing, and then the state is returned as is.
+  let copy: Map<string, CacheEntry> | null = null;
+  const write = (): Map<string, CacheEntry> => (copy ??= new Map(s.entries));
   const effects: CacheEffect[] = [];
   switch (ev.type) {
     case 'records': {
-      const flushed = new Set<string>();
-      for (const rr of ev.records) {
-        const key = recordKey(rr);
+      const entries = write();
+      // Cache-flush (§10.2): older members of a flushed RRset that this packet does not carry go in 1 s.
+      // One pass over the cache for the whole packet (an answer carries three flushed sets).
+      const keys = ev.records.map(recordKey);
+      const flushSets = new Set<string>();
+      const carried = new Set<string>();
+      ev.records.forEach((rr, i) => {
+        if (rr.ttl === 0) return;
+        carried.add(keys[i] as string);
+        if (rr.flush) flushSets.add(rrsetKey(rr));
+      });
+      if (flushSets.size > 0) {
+        for (const e of entries.values()) {
+          if (!flushSets.has(e.setKey) || carried.has(e.key) || now - e.receivedAt < FLUSH_GRACE) continue;
+          if (e.expiresAt > now + FLUSH_GRACE) {
+            entries.set(e.key, { ...e, expiresAt: now + FLUSH_GRACE, removal: 'flushed' });
+          }
+        }
+      }
+      for (const [i, rr] of ev.records.entries()) {
+        const key = keys[i] as string;
         const old = entries.get(key);
         if (rr.ttl === 0) {
           if (old && old.expiresAt > now + GOODBYE_EXPIRY) {
@@ -107,17 +129,7 @@ export function cacheStep(
           }
           continue;
         }
-        const setKey = rrsetKey(rr);
-        if (rr.flush && !flushed.has(setKey)) {
-          flushed.add(setKey);
-          for (const e of entries.values()) {
-            if (e.setKey !== setKey || e.key === key || now - e.receivedAt < FLUSH_GRACE) continue;
-            if (e.expiresAt > now + FLUSH_GRACE) {
-              entries.set(e.key, { ...e, expiresAt: now + FLUSH_GRACE, removal: 'flushed' });
-            }
-          }
-        }
-        const entry = fresh(rr, now, ev.random);
+        const entry = fresh(rr, now, ev.random, key);
         entries.set(key, entry);
         effects.push({ type: old ? 'refreshed' : 'added', entry });
       }
@@ -138,21 +150,26 @@ export function cacheStep(
       const names = new Set(qm.map((q) => nameKey(q.name)));
       const known = new Set(ev.message.answers.map(recordKey));
       const suppressed = new Map<string, Question>();
-      for (const e of entries.values()) {
-        if (known.has(e.key) || e.removal || !names.has(nameKey(e.rr.name))) continue;
+      let owned: Set<string> | null = null;
+      for (const e of s.entries.values()) {
+        if (known.has(e.key) || e.removal || !names.has(e.nameKey)) continue;
         // §7.3: a QM question whose answers will refresh this entry is as good as our own re-query.
         const asked = qm.find((q) => answersQuestion(e.rr, q));
         if (!asked) continue;
         const marked = markAsked(e, now);
         if (marked) {
-          entries.set(e.key, marked);
+          write().set(e.key, marked);
           suppressed.set(questionKey(asked), asked);
         }
         // The owner may not multicast a record again within 1 s (RFC 6762 §6): no answer is expected.
         if (now - e.receivedAt < MULTICAST_MIN_INTERVAL) continue;
-        // Only queries from distinct hosts count (as Avahi does): a host that owns the record never
-        // lists it as a known answer in its own queries, and never answers itself.
+        // Only queries from distinct hosts count (as Avahi does), and not the owner's own: a host never
+        // lists its own records as known answers, and does not answer its own query (§10.5 waits for
+        // an answer that is expected).
         const from = ev.from ?? '';
+        owned ??= ownedBy(s, from);
+        if (owned.has(e.nameKey) || (e.rr.data.kind === 'PTR' && owned.has(nameKey(e.rr.data.target))))
+          continue;
         const fresh = !e.poof || now - e.poof.firstAt > POOF_TIMEOUT;
         if (!fresh && e.poof?.queriers.includes(from)) continue;
         const poof = fresh
@@ -162,6 +179,7 @@ export function cacheStep(
               firstAt: e.poof?.firstAt ?? now,
               queriers: [...(e.poof?.queriers ?? []), from],
             };
+        const entries = write();
         entries.set(e.key, { ...(entries.get(e.key) as CacheEntry), poof });
       }
       for (const question of suppressed.values()) effects.push({ type: 'query-suppressed', question });
@@ -169,15 +187,15 @@ export function cacheStep(
     }
     case 'tick': {
       const asked = new Map<string, Question>();
-      for (const e of [...entries.values()]) {
+      for (const e of s.entries.values()) {
         if (now >= e.expiresAt || now >= poofDeadline(e)) {
-          entries.delete(e.key);
+          write().delete(e.key);
           const reason = now >= e.expiresAt ? (e.removal ?? 'expired') : 'failure';
           effects.push({ type: 'removed', entry: e, reason });
           continue;
         }
         if (e.poof && e.poof.count < POOF_QUERIES && now - e.poof.firstAt > POOF_TIMEOUT) {
-          entries.set(e.key, { ...e, poof: null });
+          write().set(e.key, { ...e, poof: null });
         }
         if (e.removal || !ev.interested(e.rr)) continue;
         const next = e.requeryAt[e.requeried];
@@ -186,6 +204,8 @@ export function cacheStep(
         if (!asked.has(questionKey(question))) asked.set(questionKey(question), question);
       }
       // Our own query is asked once per question; every entry it refreshes counts it as its re-query.
+      if (asked.size === 0) break;
+      const entries = write();
       for (const e of entries.values()) {
         if (e.removal || !ev.interested(e.rr)) continue;
         if (![...asked.values()].some((q) => answersQuestion(e.rr, q))) continue;
@@ -196,7 +216,25 @@ export function cacheStep(
       break;
     }
   }
-  return { state: { entries }, effects };
+  return { state: copy ? { entries: copy } : s, effects };
+}
+
+/**
+ * The names (keys) whose records `address` owns by what the cache says: hosts with that address, and
+ * the instances whose SRV points at one of them. Empty for an unknown or missing address.
+ */
+function ownedBy(s: CacheState, address: string): Set<string> {
+  const owned = new Set<string>();
+  if (!address) return owned;
+  for (const e of s.entries.values()) {
+    if ((e.rr.data.kind === 'A' || e.rr.data.kind === 'AAAA') && e.rr.data.address === address)
+      owned.add(e.nameKey);
+  }
+  if (owned.size === 0) return owned;
+  for (const e of s.entries.values()) {
+    if (e.rr.data.kind === 'SRV' && owned.has(nameKey(e.rr.data.target))) owned.add(e.nameKey);
+  }
+  return owned;
 }
 
 /** Earliest time the cache needs a tick (expiry, POOF deadline, next re-query). */
@@ -214,10 +252,11 @@ export function cacheDeadline(s: CacheState, interested: (rr: ResourceRecord) =>
 /** Lookups by name/type over one pass of the cache (flushed records excluded), newest first. */
 export type CacheIndex = (name: string, type: number) => CacheEntry[];
 
-export function indexCache(s: CacheState): CacheIndex {
+/** `keep`: index only these entries (a caller that will look up a few names). */
+export function indexCache(s: CacheState, keep?: (e: CacheEntry) => boolean): CacheIndex {
   const sets = new Map<string, CacheEntry[]>();
   for (const e of s.entries.values()) {
-    if (e.removal === 'flushed') continue;
+    if (e.removal === 'flushed' || (keep && !keep(e))) continue;
     const list = sets.get(e.setKey);
     if (list) list.push(e);
     else sets.set(e.setKey, [e]);

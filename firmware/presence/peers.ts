@@ -1,5 +1,5 @@
 /** People Near Me: NearbyPeer rows derived from the cache (pure), and the found/changed/lost diff. */
-import { indexCache, type CacheState } from './cache.js';
+import { indexCache, type CacheEffect, type CacheEntry, type CacheIndex, type CacheState } from './cache.js';
 import { SERVICE_TYPE } from './constants.js';
 import { nicknameOf, parseTxt } from './names.js';
 import type { Logger } from '../core/logger.js';
@@ -14,7 +14,7 @@ export interface Self {
 const SUFFIX = '.' + nameKey(SERVICE_TYPE);
 
 /** Records the browser keeps: service PTRs, instance SRV/TXT, addresses of SRV targets. */
-export function relevant(rr: ResourceRecord, srvTargets: ReadonlySet<string>): boolean {
+export function relevant(rr: ResourceRecord, srvTargets: { has(nameKey: string): boolean }): boolean {
   const n = nameKey(rr.name);
   if (rr.type === TYPE.PTR) return n === nameKey(SERVICE_TYPE);
   if (rr.type === TYPE.SRV || rr.type === TYPE.TXT) return n.endsWith(SUFFIX);
@@ -22,48 +22,124 @@ export function relevant(rr: ResourceRecord, srvTargets: ReadonlySet<string>): b
   return false;
 }
 
-export function srvTargets(cache: CacheState, extra: ResourceRecord[] = []): Set<string> {
-  const out = new Set<string>();
-  for (const e of cache.entries.values()) if (e.rr.data.kind === 'SRV') out.add(nameKey(e.rr.data.target));
-  for (const rr of extra) if (rr.data.kind === 'SRV') out.add(nameKey(rr.data.target));
-  return out;
+/**
+ * The SRV targets (name keys) of a packet's records and of the cache: an answer carries its SRV and
+ * the target's addresses together, so the cache is only scanned for an address that came alone.
+ */
+export function srvTargets(cache: CacheState, records: ResourceRecord[]): { has(nameKey: string): boolean } {
+  const inPacket = new Set<string>();
+  for (const rr of records) if (rr.data.kind === 'SRV') inPacket.add(nameKey(rr.data.target));
+  let cached: Set<string> | null = null;
+  return {
+    has(k) {
+      if (inPacket.has(k)) return true;
+      if (!cached) {
+        cached = new Set();
+        for (const e of cache.entries.values())
+          if (e.rr.data.kind === 'SRV') cached.add(nameKey(e.rr.data.target));
+      }
+      return cached.has(k);
+    },
+  };
 }
 
+/** The name keys (instances, hosts) of the records a cache step changed: buildPeers' `touched`. */
+export function touchedBy(effects: readonly CacheEffect[]): Set<string> {
+  const touched = new Set<string>();
+  for (const fx of effects) {
+    if (fx.type === 'requery' || fx.type === 'query-suppressed') continue;
+    const data = fx.entry.rr.data;
+    touched.add(data.kind === 'PTR' ? nameKey(data.target) : fx.entry.nameKey);
+  }
+  return touched;
+}
+
+/**
+ * The People Near Me table from the cache. `touched`: the name keys (instances, hosts) of the records
+ * that changed since `prev` was built; only the rows they can affect are rebuilt (a packet changes one
+ * or two of a 50-hub table's rows, and rebuilding all of them on every packet was most of a hub's
+ * presence CPU). Without it, the whole table is built.
+ */
 export function buildPeers(
   cache: CacheState,
   self: Self,
   prev: ReadonlyMap<string, NearbyPeer>,
   now: number,
+  touched?: ReadonlySet<string>,
 ): Map<string, NearbyPeer> {
-  const out = new Map<string, NearbyPeer>();
-  const lookup = indexCache(cache); // one pass, not one scan per record looked up
-  for (const ptr of lookup(SERVICE_TYPE, TYPE.PTR)) {
-    // A goodbye takes the peer off the table at once; the record itself stays cached for 1 s
-    // (RFC 6762 §10.1), and a re-announcement within that second brings the peer back.
-    if (ptr.rr.data.kind !== 'PTR' || ptr.removal === 'goodbye') continue;
-    const target = ptr.rr.data.target;
-    const key = nameKey(target);
-    if (!key.endsWith(SUFFIX) || key === self.instanceKey || out.has(key)) continue;
-    const labels = splitName(target);
-    if (labels.length !== 4) continue; // <instance>._peerhub._tcp.local
-    const instance = labels[0] as string;
-    const srv = lookup(target, TYPE.SRV)[0];
-    const txtEntry = lookup(target, TYPE.TXT)[0];
-    const parsed = parseTxt(txtEntry?.rr.data.kind === 'TXT' ? txtEntry.rr.data.strings : []);
-    if (parsed.id !== null && parsed.id === self.peerId) continue;
-    let host: string | null = null;
-    let port: number | null = null;
-    const endpoints: string[] = [];
-    if (srv?.rr.data.kind === 'SRV') {
-      host = srv.rr.data.target;
-      port = srv.rr.data.port;
-      for (const a of [...lookup(host, TYPE.A), ...lookup(host, TYPE.AAAA)]) {
-        if (a.rr.data.kind === 'A') endpoints.push(`${a.rr.data.address}:${port}`);
-        if (a.rr.data.kind === 'AAAA') endpoints.push(`[${a.rr.data.address}]:${port}`);
-      }
+  if (!touched) {
+    const out = new Map<string, NearbyPeer>();
+    const lookup = indexCache(cache); // one pass, not one scan per record looked up
+    for (const ptr of lookup(SERVICE_TYPE, TYPE.PTR)) {
+      const row = rowOf(ptr, lookup, self, prev, now);
+      if (row && !out.has(row[0])) out.set(row[0], row[1]);
     }
-    const seen = [ptr, srv, txtEntry].map((e) => e?.receivedAt ?? 0);
-    out.set(key, {
+    return out;
+  }
+  // The rows a change can affect: its instance's, and those whose SRV points at a touched host.
+  const affected = new Set<string>();
+  for (const k of touched) if (k.endsWith(SUFFIX)) affected.add(k);
+  for (const [k, row] of prev) if (row.host !== null && touched.has(nameKey(row.host))) affected.add(k);
+  const out = new Map(prev);
+  if (affected.size === 0) return out;
+  const lookup = indexCache(
+    cache,
+    (e) =>
+      e.rr.type === TYPE.A ||
+      e.rr.type === TYPE.AAAA ||
+      affected.has(e.nameKey) ||
+      (e.rr.data.kind === 'PTR' && affected.has(nameKey(e.rr.data.target))),
+  );
+  const rows = new Map<string, NearbyPeer>();
+  for (const ptr of lookup(SERVICE_TYPE, TYPE.PTR)) {
+    const row = rowOf(ptr, lookup, self, prev, now);
+    if (row && !rows.has(row[0])) rows.set(row[0], row[1]);
+  }
+  for (const k of affected) {
+    const row = rows.get(k);
+    if (row)
+      out.set(k, row); // a row kept keeps its place in the table
+    else out.delete(k);
+  }
+  return out;
+}
+
+/** One service PTR's row (keyed by its instance's name key), or null if it is not a peer to show. */
+function rowOf(
+  ptr: CacheEntry,
+  lookup: CacheIndex,
+  self: Self,
+  prev: ReadonlyMap<string, NearbyPeer>,
+  now: number,
+): [string, NearbyPeer] | null {
+  // A goodbye takes the peer off the table at once; the record itself stays cached for 1 s
+  // (RFC 6762 §10.1), and a re-announcement within that second brings the peer back.
+  if (ptr.rr.data.kind !== 'PTR' || ptr.removal === 'goodbye') return null;
+  const target = ptr.rr.data.target;
+  const key = nameKey(target);
+  if (!key.endsWith(SUFFIX) || key === self.instanceKey) return null;
+  const labels = splitName(target);
+  if (labels.length !== 4) return null; // <instance>._peerhub._tcp.local
+  const instance = labels[0] as string;
+  const srv = lookup(target, TYPE.SRV)[0];
+  const txtEntry = lookup(target, TYPE.TXT)[0];
+  const parsed = parseTxt(txtEntry?.rr.data.kind === 'TXT' ? txtEntry.rr.data.strings : []);
+  if (parsed.id !== null && parsed.id === self.peerId) return null;
+  let host: string | null = null;
+  let port: number | null = null;
+  const endpoints: string[] = [];
+  if (srv?.rr.data.kind === 'SRV') {
+    host = srv.rr.data.target;
+    port = srv.rr.data.port;
+    for (const a of [...lookup(host, TYPE.A), ...lookup(host, TYPE.AAAA)]) {
+      if (a.rr.data.kind === 'A') endpoints.push(`${a.rr.data.address}:${port}`);
+      if (a.rr.data.kind === 'AAAA') endpoints.push(`[${a.rr.data.address}]:${port}`);
+    }
+  }
+  const seen = [ptr, srv, txtEntry].map((e) => e?.receivedAt ?? 0);
+  return [
+    key,
+    {
       instance,
       id: parsed.id,
       nickname: nicknameOf(instance),
@@ -76,9 +152,8 @@ export function buildPeers(
       txt: parsed.txt,
       firstSeen: prev.get(key)?.firstSeen ?? now,
       lastSeen: Math.max(...seen),
-    });
-  }
-  return out;
+    },
+  ];
 }
 
 export type PeerEvent = {

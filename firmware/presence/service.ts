@@ -14,7 +14,7 @@ import {
   TTL_HOST_S,
   TTL_SERVICE_S,
 } from './constants.js';
-import { buildPeers, relevant, showPeers, srvTargets } from './peers.js';
+import { buildPeers, relevant, showPeers, srvTargets, touchedBy, type Self } from './peers.js';
 import { fitKnownAnswers } from './known-answers.js';
 import { Publisher } from './publisher.js';
 import { initialQueryState, queryStep, type QueryEvent } from './querier.js';
@@ -79,6 +79,7 @@ export class MdnsPresence implements PresenceService {
   private cache = emptyCache();
   private query = initialQueryState();
   private table = new Map<string, NearbyPeer>();
+  private tableSelf: Self = { instanceKey: null, peerId: null }; // who we were when the table was built
   private readonly lostReasons = new Map<string, LostReason>();
 
   constructor(
@@ -135,6 +136,7 @@ export class MdnsPresence implements PresenceService {
     this.cache = emptyCache();
     this.query = initialQueryState();
     this.table = new Map();
+    this.tableSelf = { instanceKey: null, peerId: null };
     await this.deps.transport.close();
     this.log.info({}, 'mDNS presence stopped');
   }
@@ -274,8 +276,10 @@ export class MdnsPresence implements PresenceService {
   private stepCache(ev: CacheEvent): void {
     const now = this.deps.clock.now();
     const { state, effects } = cacheStep(this.cache, ev, now);
+    const changed = state !== this.cache; // an unchanged cache keeps its deadline (most queries change nothing)
     this.cache = state;
     this.applyCacheEffects(effects);
+    if (!changed && ev.type !== 'tick') return;
     this.timers.arm('cache', cacheDeadline(this.cache, this.interested), () =>
       this.stepCache({ type: 'tick', interested: this.interested }),
     );
@@ -283,12 +287,10 @@ export class MdnsPresence implements PresenceService {
 
   private applyCacheEffects(effects: CacheEffect[]): void {
     const requery: Question[] = [];
-    let changed = false;
     let vanished = false;
     for (const fx of effects) {
       if (fx.type === 'requery') requery.push(fx.question);
       else if (fx.type === 'query-suppressed') this.wire.count('queriesSuppressed');
-      else changed = true;
       if (fx.type === 'goodbye' && fx.entry.rr.data.kind === 'PTR') {
         this.lostReasons.set(nameKey(fx.entry.rr.data.target), 'goodbye');
       }
@@ -300,12 +302,16 @@ export class MdnsPresence implements PresenceService {
     }
     if (requery.length > 0) this.sendQuery(requery, 'refresh');
     if (vanished && this.running) this.stepQuery({ type: 'restart', random: this.random() });
-    if (changed) this.refreshPeers();
+    const touched = touchedBy(effects);
+    if (touched.size > 0) this.refreshPeers(touched);
   }
 
-  private refreshPeers(): void {
+  /** `touched`: rebuild only the rows these names can affect (the whole table if who we are changed). */
+  private refreshPeers(touched: ReadonlySet<string>): void {
     const self = { instanceKey: this.publisher.instanceKey(), peerId: this.publisher.peerId() };
-    const next = buildPeers(this.cache, self, this.table, this.deps.clock.now());
+    const same = self.instanceKey === this.tableSelf.instanceKey && self.peerId === this.tableSelf.peerId;
+    this.tableSelf = self;
+    const next = buildPeers(this.cache, self, this.table, this.deps.clock.now(), same ? touched : undefined);
     this.table = showPeers(this.table, next, this.lostReasons, { log: this.log, bus: this.deps.bus });
   }
 }

@@ -75,9 +75,21 @@ export function splitName(name: string): string[] {
 export const escapeLabel = (l: string): string =>
   l.includes('.') || l.includes('\\') ? l.replace(/[\\.]/g, (c) => '\\' + c) : l;
 export const joinName = (labels: string[]): string => labels.map(escapeLabel).join('.');
-/** Case-insensitive (ASCII) comparison key of a name (RFC 6762 §16). */
-export const nameKey = (name: string): string =>
-  /[A-Z]/.test(name) ? name.replace(/[A-Z]+/g, (c) => c.toLowerCase()) : name;
+const NAME_KEYS_MAX = 4096;
+const nameKeys = new Map<string, string>();
+/**
+ * Case-insensitive (ASCII) comparison key of a name (RFC 6762 §16). Remembered: a hub keys the same
+ * few hundred names (its peers' instances and hosts) on every packet; the memory is bounded (cleared
+ * when full, so a flood of random names costs what it cost without it).
+ */
+export function nameKey(name: string): string {
+  let key = nameKeys.get(name);
+  if (key !== undefined) return key;
+  key = /[A-Z]/.test(name) ? name.replace(/[A-Z]+/g, (c) => c.toLowerCase()) : name;
+  if (nameKeys.size >= NAME_KEYS_MAX) nameKeys.clear();
+  nameKeys.set(name, key);
+  return key;
+}
 
 /** The comparison keys of a name's suffixes: keys[i] is that of labels i… (the compression table's keys). */
 function suffixKeys(labels: string[]): string[] {

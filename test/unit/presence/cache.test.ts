@@ -116,6 +116,39 @@ t.test(
   },
 );
 
+t.test("POOF: the owner's own query is not an observation (it does not answer itself)", async (t) => {
+  const inst = 'x._peerhub._tcp.local';
+  const records = [
+    rr('_peerhub._tcp.local', { kind: 'PTR', target: inst }, 60),
+    rr(inst, { kind: 'SRV', priority: 0, weight: 0, port: 1, target: 'H.local' }, 120),
+    rr(inst, { kind: 'TXT', strings: [Buffer.from('v=1')] }, 60),
+    rr('h.local', { kind: 'A', address: '10.0.0.7' }, 120),
+  ];
+  const browse = decodeMessage(
+    query([q('_peerhub._tcp.local', TYPE.PTR), q(inst, TYPE.ANY), q('h.local', TYPE.A)]),
+  );
+  const failedAfter = (askers: string[]): string[] => {
+    let s = feed(emptyCache(), records, 0).state;
+    askers.forEach(
+      (from, i) => (s = cacheStep(s, { type: 'query', message: browse, from }, 2000 + i * 500).state),
+    );
+    return tick(s, 30_000)
+      .effects.filter((e) => e.type === 'removed' && e.reason === 'failure')
+      .map((e) => (e.type === 'removed' ? `${e.entry.rr.name}/${e.entry.rr.type}` : ''))
+      .sort();
+  };
+  t.same(
+    failedAfter(['10.0.0.7', '10.0.0.8']),
+    [],
+    'owner (10.0.0.7, by its A record and SRV) + one other host',
+  );
+  t.same(
+    failedAfter(['10.0.0.8', '10.0.0.9']),
+    ['_peerhub._tcp.local/12', 'h.local/1', 'x._peerhub._tcp.local/16', 'x._peerhub._tcp.local/33'],
+    'two other hosts, nobody answered within 10 s: all four go',
+  );
+});
+
 t.test('re-query: one query per question however many records are due; all count it (§7.3)', async (t) => {
   const ptr = (target: string) => rr('_peerhub._tcp.local', { kind: 'PTR', target }, 100);
   // Same arrival, different jitter: 80.0 % and 81.5 %.
