@@ -150,7 +150,8 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
       }),
       isContact,
     },
-    // A hub found while its peer API is still starting is retried soon, not in 30 s.
+    // A hub found while its peer API is still starting (connection refused) is retried soon, not in
+    // 30 s; one that did not answer in time is busy, and waits the default 30 s (busyRetryMs).
     { selfPeerId: identity.peerId, retryMs: 3000 },
   );
   // Presence of contacts, pushed over a subscription on their peer API.

@@ -26,7 +26,10 @@ export function createCardFetcher(
           },
         },
       },
-      { idleCloseMs: 1000, ...init },
+      // A background check waits longer than a user's request (5 s to connect): under load a handshake
+      // given up on is one both sides paid for and will pay for again (the verifier's own time-out,
+      // 20 s by default, still bounds the whole check).
+      { idleCloseMs: 1000, connectTimeoutMs: 15_000, requestTimeoutMs: 15_000, ...init },
     );
     try {
       return await client.request(target, 'GET', '/v1/card');

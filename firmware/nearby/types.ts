@@ -40,6 +40,7 @@ export interface NearbyVerifierInit {
   selfPeerId: string;
   concurrency?: number; // handshakes at once (4)
   retryMs?: number; // first retry of an unreachable endpoint (30 s), doubled up to 16×
+  busyRetryMs?: number; // the same after a check that got no answer in time (30 s)
   maxAttempts?: number; // failed handshakes before giving up until the peer is found again (8)
   checkTimeoutMs?: number; // a handshake + card fetch slower than this counts as unreachable (20 s)
   maxTargets?: number; // (peer id, endpoint) pairs tracked at most (1024)

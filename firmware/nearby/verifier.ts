@@ -252,7 +252,7 @@ class Verifier implements NearbyVerifier {
     };
     this.aborts.add(abort);
     const timeout = this.deps.clock.setTimer(this.cfg.checkTimeoutMs, () =>
-      settle({ kind: 'failed', reason: `no answer in ${this.cfg.checkTimeoutMs} ms` }),
+      settle({ kind: 'failed', reason: `no answer in ${this.cfg.checkTimeoutMs} ms`, busy: true }),
     );
     Promise.resolve()
       .then(() => this.deps.fetchCard({ peerId: t.id, host: ep.host, port: ep.port }))

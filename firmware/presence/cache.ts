@@ -10,7 +10,9 @@ import {
   FLUSH_GRACE,
   GOODBYE_EXPIRY,
   MULTICAST_MIN_INTERVAL,
+  POOF_ANSWER_TIME,
   POOF_QUERIES,
+  POOF_SPACING,
   POOF_TIMEOUT,
   REQUERY_FRACTIONS,
   REQUERY_JITTER,
@@ -32,7 +34,7 @@ export interface CacheEntry {
   requeryAt: number[]; // absolute times, jitter included
   requeried: number; // how many of requeryAt have been used
   removal: RemovalReason | null; // set when scheduled early
-  poof: { count: number; firstAt: number; queriers: string[] } | null; // queriers: distinct sources
+  poof: { count: number; firstAt: number; lastAt: number; queriers: string[] } | null; // queriers: distinct sources
 }
 
 export interface CacheState {
@@ -72,7 +74,9 @@ function fresh(rr: ResourceRecord, now: number, random: () => number, key = reco
 }
 
 const poofDeadline = (e: CacheEntry): number =>
-  e.poof && e.poof.count >= POOF_QUERIES ? e.poof.firstAt + POOF_TIMEOUT : Infinity;
+  e.poof && e.poof.count >= POOF_QUERIES
+    ? Math.max(e.poof.firstAt + POOF_TIMEOUT, e.poof.lastAt + POOF_ANSWER_TIME)
+    : Infinity;
 
 const questionKey = (q: Question): string => `${q.name.toLowerCase()}|${q.type}|${q.klass}`;
 
@@ -171,12 +175,14 @@ export function cacheStep(
         if (owned.has(e.nameKey) || (e.rr.data.kind === 'PTR' && owned.has(nameKey(e.rr.data.target))))
           continue;
         const fresh = !e.poof || now - e.poof.firstAt > POOF_TIMEOUT;
-        if (!fresh && e.poof?.queriers.includes(from)) continue;
+        if (!fresh && (e.poof?.queriers.includes(from) || now - (e.poof?.lastAt ?? 0) < POOF_SPACING))
+          continue;
         const poof = fresh
-          ? { count: 1, firstAt: now, queriers: [from] }
+          ? { count: 1, firstAt: now, lastAt: now, queriers: [from] }
           : {
               count: (e.poof?.count ?? 0) + 1,
               firstAt: e.poof?.firstAt ?? now,
+              lastAt: now,
               queriers: [...(e.poof?.queriers ?? []), from],
             };
         const entries = write();

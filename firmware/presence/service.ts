@@ -218,7 +218,11 @@ export class MdnsPresence implements PresenceService {
     this.publisher.onResponse(records);
     const own = this.publisher.ownNameKeys();
     const targets = srvTargets(this.cache, records);
-    const keep = records.filter((rr) => !own.has(nameKey(rr.name)) && relevant(rr, targets));
+    // Never our own records (nor the shared PTR naming our instance): a copy of them is our own echo
+    // or a conflict, which the publisher handles; cached, it would be refreshed by nobody and removed.
+    const ours = (rr: ResourceRecord): boolean =>
+      own.has(nameKey(rr.name)) || (rr.data.kind === 'PTR' && own.has(nameKey(rr.data.target)));
+    const keep = records.filter((rr) => !ours(rr) && relevant(rr, targets));
     if (keep.length > 0) this.stepCache({ type: 'records', records: keep, random: this.random });
   }
 
@@ -296,6 +300,19 @@ export class MdnsPresence implements PresenceService {
       }
       if (fx.type === 'removed' && fx.entry.rr.data.kind === 'PTR') {
         const reason: LostReason = fx.reason === 'flushed' ? 'expired' : fx.reason;
+        if (reason === 'failure') {
+          const { poof, receivedAt } = fx.entry;
+          const now = this.deps.clock.now();
+          this.log.debug(
+            {
+              target: fx.entry.rr.data.target,
+              askedBy: poof?.queriers,
+              firstAskedMsAgo: poof ? now - poof.firstAt : null,
+              lastAnswerMsAgo: now - receivedAt,
+            },
+            'record unanswered: removed (RFC 6762 §10.5)',
+          );
+        }
         this.lostReasons.set(nameKey(fx.entry.rr.data.target), reason);
         if (reason !== 'goodbye') vanished = true;
       }

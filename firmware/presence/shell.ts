@@ -4,7 +4,7 @@
  */
 import type { Clock, Timer } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import { ECHO_WINDOW, MDNS_PORT } from './constants.js';
+import { ECHO_KEEP, ECHO_WINDOW, MDNS_PORT } from './constants.js';
 import type { Endpoint, InterfaceAddress, MdnsTransport } from './transport.js';
 import { encodeMessage, type Message } from './wire.js';
 
@@ -125,7 +125,7 @@ export class Wire {
     }
     if (dest === null) {
       const now = this.clock.now();
-      this.sent = this.sent.filter((s) => now - s.at < ECHO_WINDOW);
+      this.sent = this.sent.filter((s) => now - s.at < ECHO_WINDOW).slice(-(ECHO_KEEP - 1));
       this.sent.push({ at: now, buf });
     }
     this.count('packetsOut');
@@ -133,13 +133,16 @@ export class Wire {
     return true;
   }
 
-  /** Our own multicast looped back (same bytes, from one of our addresses, lately). */
+  /** Our own multicast looped back (same bytes, from one of our addresses): each packet sent echoes once. */
   isEcho(buf: Buffer, from: Endpoint): boolean {
     if (from.port !== MDNS_PORT) return false;
     const addr = from.address.replace(/^::ffff:/i, '');
     if (!this.transport.addresses().some((a) => a.address === addr)) return false;
     const now = this.clock.now();
-    return this.sent.some((s) => now - s.at < ECHO_WINDOW && s.buf.equals(buf));
+    const i = this.sent.findIndex((s) => now - s.at < ECHO_WINDOW && s.buf.equals(buf));
+    if (i < 0) return false;
+    this.sent.splice(i, 1);
+    return true;
   }
 
   /** Warn once per source address (Syncthing's warnedAbout); later ones go to debug. */

@@ -128,6 +128,10 @@ interface Member {
   seenAll(expected: ReadonlySet<string>, target: number, since: number, timeout: number): Promise<SeenResult>;
   /** How many of `expected` it lists now (all its sightings so far, folded). */
   nowSeen(expected: ReadonlySet<string>): number;
+  /** Its sightings so far, in arrival order (t: performance.now()). */
+  sightings(): Array<{ t: number; s: Sighting }>;
+  /** peerhub: why it lost peers between two times (its peer:lost reasons), counted. */
+  lostReasons?(since: number, until: number): Record<string, number>;
   /** Why it is not there (process state and the tail of its output), for the report. */
   diag(): string;
   /** More about its state (peerhub: its status counters and peer list), for a failure. */
@@ -167,6 +171,44 @@ function fold<T>(
     else seen.delete(s.name);
   }
   return seen.size;
+}
+
+function stamped<T>(
+  records: readonly Stamped<T>[],
+  toSighting: (v: T) => Sighting | undefined,
+): Array<{ t: number; s: Sighting }> {
+  const out: Array<{ t: number; s: Sighting }> = [];
+  for (const r of records) {
+    const s = toSighting(r.value);
+    if (s) out.push({ t: r.t, s });
+  }
+  return out;
+}
+
+/**
+ * The fleet seen whole: the first time every member listed all the others at once (each member's own
+ * "saw all" may come before another member's and be undone by a loss in between), or null.
+ */
+export function wholeAt(
+  timelines: ReadonlyArray<ReadonlyArray<{ t: number; s: Sighting }>>,
+  expected: ReadonlyArray<ReadonlySet<string>>,
+): number | null {
+  const n = timelines.length;
+  const events = timelines.flatMap((tl, k) => tl.map((e) => ({ ...e, k })));
+  events.sort((a, b) => a.t - b.t);
+  const sets = timelines.map(() => new Set<string>());
+  let full = 0;
+  for (const e of events) {
+    const set = sets[e.k] as Set<string>;
+    const want = expected[e.k] as ReadonlySet<string>;
+    if (!want.has(e.s.name)) continue;
+    const before = set.size === want.size;
+    if (e.s.kind === 'add') set.add(e.s.name);
+    else set.delete(e.s.name);
+    full += Number(set.size === want.size) - Number(before);
+    if (full === n) return e.t;
+  }
+  return null;
 }
 
 async function seenAllOn<T>(
@@ -236,6 +278,16 @@ function startPeerhub(lab: Lab, node: number, name: string, deadlineMs: number):
       );
     },
     nowSeen: (expected) => fold(feed.records, (r) => sighting(r), expected),
+    sightings: () => stamped(feed.records, (r) => sighting(r)),
+    lostReasons(since, until) {
+      const out: Record<string, number> = {};
+      for (const r of feed.records) {
+        if (r.t < since || r.t > until || r.value.ev.type !== 'peer:lost') continue;
+        const reason = String((r.value.ev.data as { reason?: unknown }).reason ?? 'unknown');
+        out[reason] = (out[reason] ?? 0) + 1;
+      }
+      return out;
+    },
     diag: () =>
       hub?.agent
         ? `${name}: agent ${hub.agent.running ? 'running' : 'exited'}, feed ${Number.isNaN(feed.connectedAt) ? 'never connected' : 'connected'}\n${hub.agent.tail(8)}`
@@ -314,6 +366,7 @@ function startAvahi(a: AvahiNode, node: number, name: string, deadlineMs: number
     },
     nowSeen: (expected) =>
       browse ? fold((browse as Stream<AvahiBrowseLine>).records, avahiSighting, expected) : 0,
+    sightings: () => (browse ? stamped((browse as Stream<AvahiBrowseLine>).records, avahiSighting) : []),
     diag: () =>
       `${name}: avahi-daemon ${a.log?.running ? 'running' : 'not running'}, publisher ${pub ? 'up' : 'not up'}${failure ? ` (${failure})` : ''}\n${a.log?.tail(8) ?? ''}`,
     async seenAll(expected, target, since, timeout) {
@@ -365,6 +418,7 @@ function startZeroconf(lab: Lab, node: number, name: string): Member {
       return seenAllOn((p, o) => zc.waitFor(p, o), zcSighting, expected, target, since, timeout);
     },
     nowSeen: (expected) => fold(zc.stream.records, zcSighting, expected),
+    sightings: () => stamped(zc.stream.records, zcSighting),
     diag: () => `${name}: python ${zc.running ? 'running' : 'exited'}\n${zc.stream.tail(8)}`,
     async stop() {
       zc.quit();
@@ -382,7 +436,13 @@ export interface FleetRun {
   date: string; // when this tool × size ran (runs of earlier invocations are kept in the file)
   together: {
     complete: boolean; // every hub saw all others by the deadline
-    allMs: number | null; // from the first spawn until the last hub saw all
+    allMs: number | null; // from the first spawn until the last hub saw all (each hub at its own time)
+    /** From the first spawn until every hub listed all others at the same time (null: not by the deadline). */
+    wholeMs?: number | null;
+    /** Peers lost (removals on the hubs' streams) from the first spawn until whole (or the deadline). */
+    lostBeforeWhole?: number;
+    /** peerhub: their reasons (peer:lost `reason`). */
+    lostReasons?: Record<string, number>;
     hubsComplete: number;
     minSeen: number; // the fewest others any hub saw (of n − 1)
     perHubFromStart?: Summary; // each hub, from its own spawn
@@ -399,6 +459,9 @@ export interface FleetRun {
     cpuPercentPerHub: number; // mean over hubs (all of the tool's processes of a hub)
     rssMBPerHub: number; // mean
     stillSeenAll: number; // hubs that still saw all others at the end of the window
+    /** Removals on the hubs' streams from "whole" to the end of the window (a whole fleet loses nobody). */
+    lostAfterWhole?: number;
+    fewestListed?: number; // the fewest others any hub listed at the end of the window
   };
   join?: {
     fromStart?: Summary;
@@ -489,7 +552,36 @@ async function runOne(
       for (const p of res.together.problems) log(`fleet ${tool} ×${n}: not there: ${p}`);
     }
     log(
-      `fleet ${tool} ×${n}: together ${res.together.complete ? `all see all after ${res.together.allMs} ms` : `incomplete at the deadline: ${done.length}/${n} hubs saw all, fewest seen ${res.together.minSeen}/${n - 1}`}`,
+      `fleet ${tool} ×${n}: together ${res.together.complete ? `every hub saw all after ${res.together.allMs} ms` : `incomplete at the deadline: ${done.length}/${n} hubs saw all, fewest seen ${res.together.minSeen}/${n - 1}`}`,
+    );
+    // Whole: every hub lists all the others at the same time (one hub's "saw all" can be undone by a loss
+    // before the last hub gets there). Wait for it until the deadline, then read the first such time.
+    const expectedOf = (m: Member) => new Set(names.filter((x) => x !== m.name));
+    while (performance.now() - t0 < deadlineMs && !members.every((m) => m.nowSeen(expectedOf(m)) >= n - 1)) {
+      await sleep(500);
+    }
+    const whole = wholeAt(
+      members.map((m) => m.sightings()),
+      members.map(expectedOf),
+    );
+    const wholeUntil = whole ?? performance.now();
+    const removals = (from: number, to: number) =>
+      members.reduce(
+        (acc, m) =>
+          acc + m.sightings().filter((x) => x.s.kind === 'remove' && x.t >= from && x.t <= to).length,
+        0,
+      );
+    res.together.wholeMs = whole === null ? null : Math.round(whole - t0);
+    res.together.lostBeforeWhole = removals(t0, wholeUntil);
+    if (tool === 'peerhub') {
+      const reasons: Record<string, number> = {};
+      for (const m of members)
+        for (const [k, v] of Object.entries(m.lostReasons?.(t0, wholeUntil) ?? {}))
+          reasons[k] = (reasons[k] ?? 0) + v;
+      res.together.lostReasons = reasons;
+    }
+    log(
+      `fleet ${tool} ×${n}: ${whole === null ? `never whole by the deadline` : `whole (every hub listing all others at once) after ${res.together.wholeMs} ms`}; ${res.together.lostBeforeWhole} peers lost on the way${res.together.lostReasons ? ` ${JSON.stringify(res.together.lostReasons)}` : ''}`,
     );
 
     // (c) steady state
@@ -510,7 +602,8 @@ async function runOne(
     const rates = Array.from({ length: n }, (_, i) => ((counts[i] ?? 0) / wall) * 60);
     const total = rates.reduce((a, b) => a + b, 0);
     // Still all there? (each hub's live sightings: a fresh counter over everything it reported)
-    const still = members.filter((m) => m.nowSeen(new Set(names.filter((x) => x !== m.name))) >= n - 1);
+    const listed = members.map((m) => m.nowSeen(expectedOf(m)));
+    const still = listed.filter((k) => k >= n - 1);
     res.packets = {
       windowS: Math.round(wall),
       perHubPerMin: summarize(rates) as Summary,
@@ -519,9 +612,11 @@ async function runOne(
       cpuPercentPerHub: Math.round(((cpuS / wall) * 100 * 1000) / n) / 1000,
       rssMBPerHub: Math.round((rssMB / n) * 10) / 10,
       stillSeenAll: still.length,
+      lostAfterWhole: whole === null ? undefined : removals(whole, performance.now()),
+      fewestListed: Math.min(...listed),
     };
     log(
-      `fleet ${tool} ×${n}: ${res.packets.meanPerHubPerMin} mDNS packets/min per hub (max ${res.packets.perHubPerMin.max}) over ${res.packets.windowS} s; CPU ${res.packets.cpuPercentPerHub} % per hub`,
+      `fleet ${tool} ×${n}: ${res.packets.meanPerHubPerMin} mDNS packets/min per hub (max ${res.packets.perHubPerMin.max}) over ${res.packets.windowS} s; CPU ${res.packets.cpuPercentPerHub} % per hub; at its end ${still.length}/${n} hubs list all others (fewest ${res.packets.fewestListed}), ${res.packets.lostAfterWhole ?? '—'} peers lost since whole`,
     );
 
     // (a) a joiner
@@ -654,13 +749,14 @@ export async function runFleetBench(o: FleetOptions): Promise<number> {
 }
 
 function fleetTable(runs: readonly FleetRun[]): string {
-  const head = `${'tool'.padEnd(10)}${'N'.padEnd(5)}${'together: all see all'.padEnd(26)}${'join: start / ready ms p50'.padEnd(30)}${'pkts/min/hub'.padEnd(14)}CPU %/hub`;
+  const head = `${'tool'.padEnd(10)}${'N'.padEnd(5)}${'together: whole (lost)'.padEnd(26)}${'join: start / ready ms p50'.padEnd(30)}${'pkts/min/hub'.padEnd(14)}CPU %/hub`;
   return [
     head,
     ...runs.map((r) => {
-      const tg = r.together.complete
-        ? `${r.together.allMs} ms`
-        : `no (${r.together.hubsComplete}/${r.n} hubs)`;
+      const tg =
+        r.together.wholeMs != null
+          ? `${r.together.wholeMs} ms (${r.together.lostBeforeWhole ?? 0})`
+          : `no (${r.together.hubsComplete}/${r.n} hubs)`;
       const j = r.join ? `${r.join.fromStart?.p50 ?? '—'} / ${r.join.fromReady?.p50 ?? '—'}` : '—';
       return `${r.tool.padEnd(10)}${String(r.n).padEnd(5)}${tg.padEnd(26)}${j.padEnd(30)}${String(r.packets?.meanPerHubPerMin ?? '—').padEnd(14)}${r.packets?.cpuPercentPerHub ?? '—'}${r.error ? `  error: ${r.error.split('\n')[0]}` : ''}`;
     }),
@@ -669,7 +765,8 @@ function fleetTable(runs: readonly FleetRun[]): string {
 
 export const FLEET_NOTES = [
   'N hubs per tool on N lab nodes (own network namespace each, one bridge), 2 cores shared by all of them and by the observers.',
-  'together: all N spawned in one go (nothing staggered); a hub is done when it has seen (resolved) all N − 1 others; "all" is from the first spawn until the last hub is done.',
+  'together: all N spawned in one go (nothing staggered); a hub is done when it lists (resolved) all N − 1 others; "every hub saw all" (allMs) is from the first spawn until the last hub was done, each at its own moment; "whole" (wholeMs) is from the first spawn until every hub listed all others at the same moment (a loss after a hub was done undoes it), with the peers lost on the way (removals on the hubs\' streams; peerhub: by peer:lost reason).',
+  'steady window: "lost since whole" counts removals from whole to the end of the window (a fleet that stays whole loses none); "still" is how many hubs list all others at the end.',
   'join: one more hub next to the N running ones, stopped gracefully between samples; "from start" is from its process spawn, "from ready" from its ready (peerhub: agent:ready event; avahi: avahi-publish established, the daemon started on an already running bus; zeroconf: register_service returned). Negative: it had seen them all before it was ready.',
   'packets: nftables counters in the switch namespace, one per port, for UDP to port 5353 entering the bridge (each hub’s own mDNS: queries, answers, announcements, goodbyes), over the window after the settle time; CPU and RSS are those of the tool’s processes (peerhub: the agent; avahi: avahi-daemon + its dbus-daemon, not the avahi-publish/avahi-browse clients; zeroconf: the python process) per hub.',
   'peerhub event times: arrival here of the hub’s control-API event stream, except events from before this process could connect (the socket opens after the first announcement), which carry the hub’s own time (same machine clock).',

@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { AvahiNode } from './avahi.js';
 import { Hub, type HubOptions } from './hub.js';
 import { agentBuilt, agentCliPath, repoRoot } from './paths.js';
+import { raiseNeighbourLimits, restoreNeighbourLimits } from './neighbours.js';
 import { must, run, runSync, Stream, waitFor, type StreamOptions, type WaitOptions } from './proc.js';
 
 export { waitFor, Stream, percentile, rssKB, type RunResult, type Stamped, type Exit } from './proc.js';
@@ -234,6 +235,8 @@ export class Lab {
   /** Create the switch and the nodes. */
   async build(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
+    // The kernel's neighbour tables are shared by all namespaces (1,024 entries by default): see neighbours.ts.
+    for (const p of raiseNeighbourLimits(this.nodes.length)) console.error(`# lab: could not raise ${p}`);
     const sw = this.switchNs;
     await this.addNs(sw);
     await must('ip', ['-n', sw, 'link', 'set', 'lo', 'up']);
@@ -488,6 +491,7 @@ export class Lab {
     for (const ns of this.created) destroyNamespaceSync(ns);
     rmSync(this.dir, { recursive: true, force: true });
     live.delete(this);
+    if (live.size === 0) restoreNeighbourLimits();
   }
 
   private dumpDiagnostics(): void {

@@ -110,6 +110,23 @@ t.test('classify', async (t) => {
   t.same(classify('A', { ok: false, error: new PeerhubError('PH_ERR_PEER_TIMEOUT') }), {
     kind: 'failed',
     reason: 'PH_ERR_PEER_TIMEOUT',
+    busy: true,
   });
   t.same(classify('A', { ok: false, error: new Error('boom') }), { kind: 'failed', reason: 'boom' });
+});
+
+t.test('a check that got no answer in time backs off longer than a refused one', async (t) => {
+  const quick = { retryMs: 3000, busyRetryMs: 30_000, maxAttempts: 8 };
+  const failOnce = (outcome: { kind: 'failed'; reason: string; busy?: boolean }): number | null => {
+    let s = initialVerifyState(0);
+    s = step(s, { type: 'begin' }, 0, quick).state!;
+    return step(s, { type: 'result', token: s.token, outcome }, 1000, quick).state!.retryAt;
+  };
+  t.equal(failOnce({ kind: 'failed', reason: 'PH_ERR_PEER_UNREACHABLE' }), 4000, 'refused: the quick retry');
+  t.equal(failOnce({ kind: 'failed', reason: 'PH_ERR_PEER_TIMEOUT', busy: true }), 31_000, 'busy: 30 s');
+  t.equal(
+    failOnce(classify('A', { ok: false, error: new PeerhubError('PH_ERR_PEER_TIMEOUT') }) as never),
+    31_000,
+    'a PeerClient time-out is busy',
+  );
 });

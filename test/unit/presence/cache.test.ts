@@ -73,7 +73,7 @@ t.test('cache-flush: older members of the RRset expire in 1 s, fresh ones (< 1 s
 });
 
 t.test(
-  'POOF: two queries without the record in their known answers → removed 10 s after the first',
+  'POOF: three queries from distinct hosts, a second apart, without the record in their known answers → removed 10 s after the first',
   async (t) => {
     const srv = rr(
       'x._peerhub._tcp.local',
@@ -93,26 +93,42 @@ t.test(
       'the same host asking twice is not two observations (it may own the record)',
     );
     s = cacheStep(s, { type: 'query', message: qry, from: '10.0.0.8' }, 3000).state;
+    t.equal(tick(s, 30_000).effects.filter((e) => e.type === 'removed').length, 0, 'two are not enough');
+    const quick = cacheStep(s, { type: 'query', message: qry, from: '10.0.0.9' }, 3500).state;
+    t.equal(tick(quick, 30_000).effects.filter((e) => e.type === 'removed').length, 0, 'not a second apart');
+    s = cacheStep(s, { type: 'query', message: qry, from: '10.0.0.9' }, 4000).state;
     t.equal(tick(s, 11_999).effects.filter((e) => e.type === 'removed').length, 0);
     t.same(
       tick(s, 12_000).effects.map((e) => e.type === 'removed' && e.reason),
       ['failure'],
     );
-    /** The record freshly cached at 0, then `message` from two hosts: how many removals by 30 s. */
-    const removedAfterTwoAskers = (message: typeof qry, first: number, second: number): number => {
+    /** The record freshly cached at 0, then `message` from three hosts: how many removals by 30 s. */
+    const removedAfterThreeAskers = (message: typeof qry, first: number, second: number): number => {
       let c = feed(emptyCache(), [srv], 0).state;
       c = cacheStep(c, { type: 'query', message, from: '10.0.0.7' }, first).state;
       c = cacheStep(c, { type: 'query', message, from: '10.0.0.8' }, second).state;
+      c = cacheStep(c, { type: 'query', message, from: '10.0.0.9' }, second + 1000).state;
       return tick(c, 30_000).effects.filter((e) => e.type === 'removed').length;
     };
+    t.equal(removedAfterThreeAskers(qry, 2000, 3000), 1, 'the helper does remove it');
     // QU questions may be answered by unicast to the asker alone (§5.4): they are not observations
     const qu = decodeMessage(query([q('x._peerhub._tcp.local', TYPE.SRV, true)]));
-    t.equal(removedAfterTwoAskers(qu, 2000, 3000), 0, 'QU questions do not count');
+    t.equal(removedAfterThreeAskers(qu, 2000, 3000), 0, 'QU questions do not count');
     // an answer in between cancels the observation
     const refreshed = feed(s, [srv], 5000).state;
     t.equal(tick(refreshed, 12_000).effects.filter((e) => e.type === 'removed').length, 0);
     // queries within 1 s of the record's last multicast expect no answer (the owner may not repeat it)
-    t.equal(removedAfterTwoAskers(qry, 200, 900), 0, 'rate-limited owner not failed');
+    t.equal(removedAfterThreeAskers(qry, 200, 900), 0, 'rate-limited owner not failed');
+    // the last query counted leaves the owner a second to answer, even past the 10 s
+    let late = feed(emptyCache(), [srv], 0).state;
+    for (const [from, at] of [
+      ['10.0.0.7', 2000],
+      ['10.0.0.8', 7000],
+      ['10.0.0.9', 11_800],
+    ] as const)
+      late = cacheStep(late, { type: 'query', message: qry, from }, at).state;
+    t.equal(tick(late, 12_500).effects.filter((e) => e.type === 'removed').length, 0, 'answer time left');
+    t.equal(tick(late, 12_800).effects.filter((e) => e.type === 'removed').length, 1, 'then removed');
   },
 );
 
@@ -130,7 +146,7 @@ t.test("POOF: the owner's own query is not an observation (it does not answer it
   const failedAfter = (askers: string[]): string[] => {
     let s = feed(emptyCache(), records, 0).state;
     askers.forEach(
-      (from, i) => (s = cacheStep(s, { type: 'query', message: browse, from }, 2000 + i * 500).state),
+      (from, i) => (s = cacheStep(s, { type: 'query', message: browse, from }, 2000 + i * 1000).state),
     );
     return tick(s, 30_000)
       .effects.filter((e) => e.type === 'removed' && e.reason === 'failure')
@@ -138,14 +154,14 @@ t.test("POOF: the owner's own query is not an observation (it does not answer it
       .sort();
   };
   t.same(
-    failedAfter(['10.0.0.7', '10.0.0.8']),
+    failedAfter(['10.0.0.7', '10.0.0.8', '10.0.0.9']),
     [],
-    'owner (10.0.0.7, by its A record and SRV) + one other host',
+    'owner (10.0.0.7, by its A record and SRV) + two other hosts',
   );
   t.same(
-    failedAfter(['10.0.0.8', '10.0.0.9']),
+    failedAfter(['10.0.0.8', '10.0.0.9', '10.0.0.10']),
     ['_peerhub._tcp.local/12', 'h.local/1', 'x._peerhub._tcp.local/16', 'x._peerhub._tcp.local/33'],
-    'two other hosts, nobody answered within 10 s: all four go',
+    'three other hosts, nobody answered within 10 s: all four go',
   );
 });
 

@@ -432,3 +432,21 @@ t.test('after an outage longer than the TTL, hubs find each other again soon aft
   t.ok(healedAfter > 0 && healedAfter <= 5 * 60, `all see all again ${healedAfter} s after (≤ the outage)`);
   for (const x of nodes) await x.svc.stop();
 });
+
+t.test('our own multicast read back late is still ours: never cached, never a vanished peer', async (t) => {
+  // A busy hub reads its looped-back packets seconds later (50 agents starting on 2 cores): they were
+  // taken for another host's after 2 s, so a hub cached its own PTR and later "lost" it (RFC 6762 §10.5).
+  const w = world({ seed: 5, latency: 4000 });
+  const a = w.node('10.0.0.1');
+  await a.svc.start();
+  a.svc.announce(ann(0));
+  w.clock.advance(120_000);
+  const c = a.svc.counters();
+  t.equal(c.looped, c.packetsOut, 'every multicast we sent came back and was recognised');
+  t.equal(c.cacheEntries, 0, 'nothing of ours in the cache');
+  t.same(a.of('peer:lost'), []);
+  const queries = w.sent('10.0.0.1').filter((s) => !s.msg.response && s.msg.authorities.length === 0);
+  const late = queries.filter((s) => s.at > w.clock.now() - 60_000);
+  t.ok(late.length <= 1, `no query burst restarted by a vanished record (${late.length} in the last minute)`);
+  await a.svc.stop();
+});

@@ -1,0 +1,17 @@
+import t from 'tap';
+import { wholeAt } from '../../../test/bench/fleet.js';
+
+const add = (t: number, name: string) => ({ t, s: { kind: 'add' as const, name } });
+const remove = (t: number, name: string) => ({ t, s: { kind: 'remove' as const, name } });
+
+t.test('whole: the first moment every hub lists all the others at once', async (t) => {
+  const expected = [new Set(['B', 'C']), new Set(['A', 'C']), new Set(['A', 'B'])];
+  // A is done at 2 and loses C at 5; B done at 4; C done at 6; A finds C again at 9.
+  const a = [add(1, 'B'), add(2, 'C'), remove(5, 'C'), add(9, 'C')];
+  const b = [add(3, 'A'), add(4, 'C')];
+  const c = [add(5, 'A'), add(6, 'B'), add(6.5, 'X')];
+  t.equal(wholeAt([a, b, c], expected), 9, 'not 6: A had lost C when the last hub was done');
+  t.equal(wholeAt([a.slice(0, 2), b, c], expected), 6, 'without the loss: when the last hub is done');
+  t.equal(wholeAt([a.slice(0, 3), b, c], expected), null, 'never whole');
+  t.equal(wholeAt([[add(1, 'B')], [add(2, 'A')]], [new Set(['B']), new Set(['A'])]), 2);
+});
