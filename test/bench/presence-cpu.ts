@@ -4,7 +4,7 @@
  * (firmware/presence/test-lan.ts) with a simulated clock: the workload is deterministic (seeded), so
  * two runs of two code versions see the same packets; only the CPU time differs.
  *
- *   node dist/test/bench/presence-cpu.js [--hubs 50 --seconds 120 --seed 7]   (also: npm run bench -- --only presence-cpu)
+ *   node dist/test/bench/presence-cpu.js [--hubs 50 --seconds 120 --seed 7 --out file.json]   (npm run bench -- --only presence-cpu)
  *
  * Run the agent's way for agent-like figures: node --max-semi-space-size=2 --no-opt (the unit's flags).
  */
@@ -14,6 +14,7 @@ import { EventBus } from '../../firmware/core/bus.js';
 import type { Clock, Timer } from '../../firmware/core/clock.js';
 import { silentLogger } from '../../firmware/core/logger.js';
 import { createMdnsPresence, createTestLan, type PresenceEvents } from '../../firmware/presence/index.js';
+import { machine, writeJson } from './common.js';
 
 /** A simulated clock with a timer heap (ManualClock scans all timers per firing: fine for tests, not for 50 hubs). */
 class HeapClock implements Clock {
@@ -157,8 +158,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       hubs: { type: 'string', default: '50' },
       seconds: { type: 'string', default: '120' },
       seed: { type: 'string', default: '7' },
+      out: { type: 'string' },
     },
   });
   const r = await presenceCpu(Number(values.hubs), Number(values.seconds), Number(values.seed));
-  console.log(JSON.stringify(r));
+  console.log(
+    `presence CPU, ${r.hubs} hubs started together (in-memory LAN, ${r.nodeFlags || 'default flags'}): ${r.startCpuMsPerHub} ms per hub over the first ${r.seconds} s (${r.packets} packets), ${r.restCpuMsPerHubPerMin} ms per hub per minute at rest; whole after ${r.wholeAtS} s, ${r.lost} lost`,
+  );
+  if (values.out) writeJson(values.out, { date: new Date().toISOString(), machine: machine(), ...r });
 }

@@ -12,6 +12,8 @@
  *   npm run bench -- --only fleet [--fleet 10,50,100 --fleet-tools peerhub,avahi,zeroconf --fleet-window 120
  *       --fleet-settle S (default per size: 36 s for 10, 180 s for 50, 360 s for 100) --fleet-deadline 300 --join-samples 3 --fleet-out docs/bench/fleet.json]
  *       (test/bench/fleet.ts: N hubs per tool: a joiner, N started together, packets/min on the bridge)
+ *   npm run bench -- --only presence-cpu   (test/bench/presence-cpu.ts: presence CPU per hub, 50 hubs started
+ *       together on the in-memory LAN, the agent's Node flags; docs/bench/presence-cpu.json)
  *   Every run ends by regenerating docs/PERFORMANCE.md and docs/bench/performance.svg from docs/bench/*.json
  *   (test/bench/report.ts; `node dist/test/bench/report.js` alone does it too; --no-report skips it).
  *
@@ -37,6 +39,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { request } from 'node:http';
+import { spawnSync } from 'node:child_process';
 import {
   agentBuilt,
   agentCliPath,
@@ -372,6 +375,20 @@ async function main(): Promise<number> {
     // kill -9 → gone; own lab (docs/bench/crash.json).
     const code = await runCrashBench(crashOptionsFromArgs(args));
     if (only.size === 0 || code !== 0) return code;
+  }
+  if (only.delete('presence-cpu')) {
+    // In-memory LAN, no lab: run with the agent's Node flags in a child (docs/bench/presence-cpu.json).
+    const child = spawnSync(
+      process.execPath,
+      [
+        ...unitNodeFlags(),
+        join(repoRoot(), 'dist/test/bench/presence-cpu.js'),
+        '--out',
+        join(repoRoot(), 'docs/bench/presence-cpu.json'),
+      ],
+      { stdio: 'inherit' },
+    );
+    if (only.size === 0 || child.status !== 0) return child.status ?? 1;
   }
   if (only.delete('fleet')) {
     // 10/50/100 hubs per tool; own lab (docs/bench/fleet.json).
