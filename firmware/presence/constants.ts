@@ -59,10 +59,11 @@ export const POOF_TIMEOUT = 10_000;
 export const POOF_ANSWER_TIME = 1000;
 
 export const CACHE_MAX_ENTRIES = 2048; // bound memory under hostile traffic
-// Our own multicast comes back to us (IP_MULTICAST_LOOP): each packet sent is matched once by its
-// bytes, for this long and among the last ECHO_KEEP sent. It was 2 s: a hub busy for longer (50 agents
-// starting on 2 cores) read its own announcement as another host's and cached its own PTR, later
-// removed it by POOF and restarted its queries as if a peer had vanished.
+// Our own multicast comes back to us (IP_MULTICAST_LOOP): a packet with the bytes of one of the last
+// ECHO_KEEP we sent, from our address, within ECHO_WINDOW, is ours. The window was 2 s: a hub busy for
+// longer (50 agents starting on 2 cores) read its own announcement as another host's and cached its own
+// PTR, later removed it by POOF and restarted its queries as if a peer had vanished. (Matching each
+// packet only once broke the flood test: a replay of our packets from our address must stay ours.)
 export const ECHO_WINDOW = 60_000;
 export const ECHO_KEEP = 64;
 export const TXT_MAX_BYTES = 200; // DESIGN: TXT stays small

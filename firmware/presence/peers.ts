@@ -1,5 +1,5 @@
 /** People Near Me: NearbyPeer rows derived from the cache (pure), and the found/changed/lost diff. */
-import { indexCache, type CacheEffect, type CacheEntry, type CacheIndex, type CacheState } from './cache.js';
+import { indexCache, type CacheEntry, type CacheIndex, type CacheState } from './cache.js';
 import { SERVICE_TYPE } from './constants.js';
 import { nicknameOf, parseTxt } from './names.js';
 import type { Logger } from '../core/logger.js';
@@ -43,63 +43,18 @@ export function srvTargets(cache: CacheState, records: ResourceRecord[]): { has(
   };
 }
 
-/** The name keys (instances, hosts) of the records a cache step changed: buildPeers' `touched`. */
-export function touchedBy(effects: readonly CacheEffect[]): Set<string> {
-  const touched = new Set<string>();
-  for (const fx of effects) {
-    if (fx.type === 'requery' || fx.type === 'query-suppressed') continue;
-    const data = fx.entry.rr.data;
-    touched.add(data.kind === 'PTR' ? nameKey(data.target) : fx.entry.nameKey);
-  }
-  return touched;
-}
-
-/**
- * The People Near Me table from the cache. `touched`: the name keys (instances, hosts) of the records
- * that changed since `prev` was built; only the rows they can affect are rebuilt (a packet changes one
- * or two of a 50-hub table's rows, and rebuilding all of them on every packet was most of a hub's
- * presence CPU). Without it, the whole table is built.
- */
+/** The People Near Me table from the cache, built whole. */
 export function buildPeers(
   cache: CacheState,
   self: Self,
   prev: ReadonlyMap<string, NearbyPeer>,
   now: number,
-  touched?: ReadonlySet<string>,
 ): Map<string, NearbyPeer> {
-  if (!touched) {
-    const out = new Map<string, NearbyPeer>();
-    const lookup = indexCache(cache); // one pass, not one scan per record looked up
-    for (const ptr of lookup(SERVICE_TYPE, TYPE.PTR)) {
-      const row = rowOf(ptr, lookup, self, prev, now);
-      if (row && !out.has(row[0])) out.set(row[0], row[1]);
-    }
-    return out;
-  }
-  // The rows a change can affect: its instance's, and those whose SRV points at a touched host.
-  const affected = new Set<string>();
-  for (const k of touched) if (k.endsWith(SUFFIX)) affected.add(k);
-  for (const [k, row] of prev) if (row.host !== null && touched.has(nameKey(row.host))) affected.add(k);
-  const out = new Map(prev);
-  if (affected.size === 0) return out;
-  const lookup = indexCache(
-    cache,
-    (e) =>
-      e.rr.type === TYPE.A ||
-      e.rr.type === TYPE.AAAA ||
-      affected.has(e.nameKey) ||
-      (e.rr.data.kind === 'PTR' && affected.has(nameKey(e.rr.data.target))),
-  );
-  const rows = new Map<string, NearbyPeer>();
+  const out = new Map<string, NearbyPeer>();
+  const lookup = indexCache(cache); // one pass, not one scan per record looked up
   for (const ptr of lookup(SERVICE_TYPE, TYPE.PTR)) {
     const row = rowOf(ptr, lookup, self, prev, now);
-    if (row && !rows.has(row[0])) rows.set(row[0], row[1]);
-  }
-  for (const k of affected) {
-    const row = rows.get(k);
-    if (row)
-      out.set(k, row); // a row kept keeps its place in the table
-    else out.delete(k);
+    if (row && !out.has(row[0])) out.set(row[0], row[1]);
   }
   return out;
 }

@@ -14,7 +14,7 @@ import {
   TTL_HOST_S,
   TTL_SERVICE_S,
 } from './constants.js';
-import { buildPeers, relevant, showPeers, srvTargets, touchedBy, type Self } from './peers.js';
+import { buildPeers, relevant, showPeers, srvTargets } from './peers.js';
 import { fitKnownAnswers } from './known-answers.js';
 import { Publisher } from './publisher.js';
 import { initialQueryState, queryStep, type QueryEvent } from './querier.js';
@@ -79,7 +79,6 @@ export class MdnsPresence implements PresenceService {
   private cache = emptyCache();
   private query = initialQueryState();
   private table = new Map<string, NearbyPeer>();
-  private tableSelf: Self = { instanceKey: null, peerId: null }; // who we were when the table was built
   private readonly lostReasons = new Map<string, LostReason>();
 
   constructor(
@@ -136,7 +135,6 @@ export class MdnsPresence implements PresenceService {
     this.cache = emptyCache();
     this.query = initialQueryState();
     this.table = new Map();
-    this.tableSelf = { instanceKey: null, peerId: null };
     await this.deps.transport.close();
     this.log.info({}, 'mDNS presence stopped');
   }
@@ -319,16 +317,12 @@ export class MdnsPresence implements PresenceService {
     }
     if (requery.length > 0) this.sendQuery(requery, 'refresh');
     if (vanished && this.running) this.stepQuery({ type: 'restart', random: this.random() });
-    const touched = touchedBy(effects);
-    if (touched.size > 0) this.refreshPeers(touched);
+    if (effects.some((fx) => fx.type !== 'requery' && fx.type !== 'query-suppressed')) this.refreshPeers();
   }
 
-  /** `touched`: rebuild only the rows these names can affect (the whole table if who we are changed). */
-  private refreshPeers(touched: ReadonlySet<string>): void {
+  private refreshPeers(): void {
     const self = { instanceKey: this.publisher.instanceKey(), peerId: this.publisher.peerId() };
-    const same = self.instanceKey === this.tableSelf.instanceKey && self.peerId === this.tableSelf.peerId;
-    this.tableSelf = self;
-    const next = buildPeers(this.cache, self, this.table, this.deps.clock.now(), same ? touched : undefined);
+    const next = buildPeers(this.cache, self, this.table, this.deps.clock.now());
     this.table = showPeers(this.table, next, this.lostReasons, { log: this.log, bus: this.deps.bus });
   }
 }

@@ -133,16 +133,13 @@ export class Wire {
     return true;
   }
 
-  /** Our own multicast looped back (same bytes, from one of our addresses): each packet sent echoes once. */
+  /** Our own multicast looped back (same bytes as one we sent lately, from one of our addresses). */
   isEcho(buf: Buffer, from: Endpoint): boolean {
     if (from.port !== MDNS_PORT) return false;
     const addr = from.address.replace(/^::ffff:/i, '');
     if (!this.transport.addresses().some((a) => a.address === addr)) return false;
     const now = this.clock.now();
-    const i = this.sent.findIndex((s) => now - s.at < ECHO_WINDOW && s.buf.equals(buf));
-    if (i < 0) return false;
-    this.sent.splice(i, 1);
-    return true;
+    return this.sent.some((s) => now - s.at < ECHO_WINDOW && s.buf.equals(buf));
   }
 
   /** Warn once per source address (Syncthing's warnedAbout); later ones go to debug. */
