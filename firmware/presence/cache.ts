@@ -258,11 +258,10 @@ export function cacheDeadline(s: CacheState, interested: (rr: ResourceRecord) =>
 /** Lookups by name/type over one pass of the cache (flushed records excluded), newest first. */
 export type CacheIndex = (name: string, type: number) => CacheEntry[];
 
-/** `keep`: index only these entries (a caller that will look up a few names). */
-export function indexCache(s: CacheState, keep?: (e: CacheEntry) => boolean): CacheIndex {
+export function indexCache(s: CacheState): CacheIndex {
   const sets = new Map<string, CacheEntry[]>();
   for (const e of s.entries.values()) {
-    if (e.removal === 'flushed' || (keep && !keep(e))) continue;
+    if (e.removal === 'flushed') continue;
     const list = sets.get(e.setKey);
     if (list) list.push(e);
     else sets.set(e.setKey, [e]);

@@ -1,5 +1,5 @@
 /** People Near Me: NearbyPeer rows derived from the cache (pure), and the found/changed/lost diff. */
-import { indexCache, type CacheEntry, type CacheIndex, type CacheState } from './cache.js';
+import { indexCache, type CacheState } from './cache.js';
 import { SERVICE_TYPE } from './constants.js';
 import { nicknameOf, parseTxt } from './names.js';
 import type { Logger } from '../core/logger.js';
@@ -43,7 +43,6 @@ export function srvTargets(cache: CacheState, records: ResourceRecord[]): { has(
   };
 }
 
-/** The People Near Me table from the cache, built whole. */
 export function buildPeers(
   cache: CacheState,
   self: Self,
@@ -53,48 +52,32 @@ export function buildPeers(
   const out = new Map<string, NearbyPeer>();
   const lookup = indexCache(cache); // one pass, not one scan per record looked up
   for (const ptr of lookup(SERVICE_TYPE, TYPE.PTR)) {
-    const row = rowOf(ptr, lookup, self, prev, now);
-    if (row && !out.has(row[0])) out.set(row[0], row[1]);
-  }
-  return out;
-}
-
-/** One service PTR's row (keyed by its instance's name key), or null if it is not a peer to show. */
-function rowOf(
-  ptr: CacheEntry,
-  lookup: CacheIndex,
-  self: Self,
-  prev: ReadonlyMap<string, NearbyPeer>,
-  now: number,
-): [string, NearbyPeer] | null {
-  // A goodbye takes the peer off the table at once; the record itself stays cached for 1 s
-  // (RFC 6762 §10.1), and a re-announcement within that second brings the peer back.
-  if (ptr.rr.data.kind !== 'PTR' || ptr.removal === 'goodbye') return null;
-  const target = ptr.rr.data.target;
-  const key = nameKey(target);
-  if (!key.endsWith(SUFFIX) || key === self.instanceKey) return null;
-  const labels = splitName(target);
-  if (labels.length !== 4) return null; // <instance>._peerhub._tcp.local
-  const instance = labels[0] as string;
-  const srv = lookup(target, TYPE.SRV)[0];
-  const txtEntry = lookup(target, TYPE.TXT)[0];
-  const parsed = parseTxt(txtEntry?.rr.data.kind === 'TXT' ? txtEntry.rr.data.strings : []);
-  if (parsed.id !== null && parsed.id === self.peerId) return null;
-  let host: string | null = null;
-  let port: number | null = null;
-  const endpoints: string[] = [];
-  if (srv?.rr.data.kind === 'SRV') {
-    host = srv.rr.data.target;
-    port = srv.rr.data.port;
-    for (const a of [...lookup(host, TYPE.A), ...lookup(host, TYPE.AAAA)]) {
-      if (a.rr.data.kind === 'A') endpoints.push(`${a.rr.data.address}:${port}`);
-      if (a.rr.data.kind === 'AAAA') endpoints.push(`[${a.rr.data.address}]:${port}`);
+    // A goodbye takes the peer off the table at once; the record itself stays cached for 1 s
+    // (RFC 6762 §10.1), and a re-announcement within that second brings the peer back.
+    if (ptr.rr.data.kind !== 'PTR' || ptr.removal === 'goodbye') continue;
+    const target = ptr.rr.data.target;
+    const key = nameKey(target);
+    if (!key.endsWith(SUFFIX) || key === self.instanceKey || out.has(key)) continue;
+    const labels = splitName(target);
+    if (labels.length !== 4) continue; // <instance>._peerhub._tcp.local
+    const instance = labels[0] as string;
+    const srv = lookup(target, TYPE.SRV)[0];
+    const txtEntry = lookup(target, TYPE.TXT)[0];
+    const parsed = parseTxt(txtEntry?.rr.data.kind === 'TXT' ? txtEntry.rr.data.strings : []);
+    if (parsed.id !== null && parsed.id === self.peerId) continue;
+    let host: string | null = null;
+    let port: number | null = null;
+    const endpoints: string[] = [];
+    if (srv?.rr.data.kind === 'SRV') {
+      host = srv.rr.data.target;
+      port = srv.rr.data.port;
+      for (const a of [...lookup(host, TYPE.A), ...lookup(host, TYPE.AAAA)]) {
+        if (a.rr.data.kind === 'A') endpoints.push(`${a.rr.data.address}:${port}`);
+        if (a.rr.data.kind === 'AAAA') endpoints.push(`[${a.rr.data.address}]:${port}`);
+      }
     }
-  }
-  const seen = [ptr, srv, txtEntry].map((e) => e?.receivedAt ?? 0);
-  return [
-    key,
-    {
+    const seen = [ptr, srv, txtEntry].map((e) => e?.receivedAt ?? 0);
+    out.set(key, {
       instance,
       id: parsed.id,
       nickname: nicknameOf(instance),
@@ -107,8 +90,9 @@ function rowOf(
       txt: parsed.txt,
       firstSeen: prev.get(key)?.firstSeen ?? now,
       lastSeen: Math.max(...seen),
-    },
-  ];
+    });
+  }
+  return out;
 }
 
 export type PeerEvent = {

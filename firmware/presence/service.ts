@@ -289,10 +289,12 @@ export class MdnsPresence implements PresenceService {
 
   private applyCacheEffects(effects: CacheEffect[]): void {
     const requery: Question[] = [];
+    let changed = false;
     let vanished = false;
     for (const fx of effects) {
       if (fx.type === 'requery') requery.push(fx.question);
       else if (fx.type === 'query-suppressed') this.wire.count('queriesSuppressed');
+      else changed = true;
       if (fx.type === 'goodbye' && fx.entry.rr.data.kind === 'PTR') {
         this.lostReasons.set(nameKey(fx.entry.rr.data.target), 'goodbye');
       }
@@ -317,7 +319,7 @@ export class MdnsPresence implements PresenceService {
     }
     if (requery.length > 0) this.sendQuery(requery, 'refresh');
     if (vanished && this.running) this.stepQuery({ type: 'restart', random: this.random() });
-    if (effects.some((fx) => fx.type !== 'requery' && fx.type !== 'query-suppressed')) this.refreshPeers();
+    if (changed) this.refreshPeers();
   }
 
   private refreshPeers(): void {
