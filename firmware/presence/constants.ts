@@ -35,6 +35,11 @@ export const QUERY_INITIAL_DELAY_MIN = 20; // §5.2
 export const QUERY_INITIAL_DELAY_MAX = 120;
 export const QUERY_FIRST_INTERVAL = 1000; // §5.2: 1 s, then doubling…
 export const QUERY_MAX_INTERVAL = 60 * 60 * 1000; // …capped at 60 min
+// Peers whose records expired unrefreshed restart the browse query (1–2 s, then doubling) at most this
+// often. Only expiry does, not POOF (§10.5: others' queries went unanswered, so our link is up and
+// asking again finds nothing new). On the 100-hub lab, a restart on every removal had each hub asking
+// every 2–4 s — 25 browse queries a second on the LAN, each answered by the hubs it left out.
+export const QUERY_RESTART_GAP = 60_000;
 
 export const REQUERY_FRACTIONS = [0.8, 0.85, 0.9, 0.95] as const; // §5.2
 export const REQUERY_JITTER = 0.02; // + 0–2 % of the TTL

@@ -10,7 +10,7 @@ import { buildTxt, defaultHostLabel, instanceLabel, nextHostLabel, nextInstanceL
 import { initialProbeState, probeStep, type ProbeEvent } from './prober.js';
 import { buildRecords, hostName, instanceName, recordKey, tieBreak, type OwnRecord } from './records.js';
 import { answerQuery, type Reply } from './responder.js';
-import type { Timers, Wire } from './shell.js';
+import type { TimerName, Timers, Wire } from './shell.js';
 import type { Endpoint } from './transport.js';
 import type { Announcement, Emitter, PresenceEvents } from './types.js';
 import { CLASS_IN, FLAG_AA, TYPE, nameKey, type Message, type ResourceRecord } from './wire.js';
@@ -20,7 +20,7 @@ export interface PublisherDeps {
   log: Logger;
   bus: Emitter<PresenceEvents>;
   wire: Wire;
-  timers: Timers<'query' | 'cache' | 'probe' | 'announce'>;
+  timers: Timers<TimerName>;
   random: () => number;
   addresses: () => string[];
   hostname?: string;

@@ -8,19 +8,21 @@ import {
   QUERY_INITIAL_DELAY_MAX,
   QUERY_INITIAL_DELAY_MIN,
   QUERY_MAX_INTERVAL,
+  QUERY_RESTART_GAP,
 } from './constants.js';
 
 export interface QueryState {
   nextAt: number | null;
   interval: number;
   sent: number;
+  restartedAt: number | null; // the last restart that took effect
 }
 
 export type QueryEvent =
   | { type: 'start'; random: number }
   | { type: 'tick' }
   | { type: 'asked' } // the question went out, not from this machine
-  | { type: 'restart'; random: number } // a peer vanished: look again soon (1–2 s), then back off
+  | { type: 'restart'; random: number } // peers expired: look again soon (1–2 s), then back off
   | { type: 'stop' };
 export type QueryEffect = { type: 'send-query'; index: number };
 
@@ -28,6 +30,7 @@ export const initialQueryState = (): QueryState => ({
   nextAt: null,
   interval: QUERY_FIRST_INTERVAL,
   sent: 0,
+  restartedAt: null,
 });
 
 export function queryStep(
@@ -39,12 +42,13 @@ export function queryStep(
     case 'start': {
       const span = QUERY_INITIAL_DELAY_MAX - QUERY_INITIAL_DELAY_MIN;
       const delay = QUERY_INITIAL_DELAY_MIN + Math.floor(ev.random * span);
-      return { state: { nextAt: now + delay, interval: QUERY_FIRST_INTERVAL, sent: 0 }, effects: [] };
+      return { state: { ...initialQueryState(), nextAt: now + delay }, effects: [] };
     }
     case 'tick':
       if (s.nextAt === null || now < s.nextAt) return { state: s, effects: [] };
       return {
         state: {
+          ...s,
           nextAt: now + s.interval,
           interval: Math.min(s.interval * 2, QUERY_MAX_INTERVAL),
           sent: s.sent + 1,
@@ -52,21 +56,26 @@ export function queryStep(
         effects: [{ type: 'send-query', index: s.sent }],
       };
     case 'restart': {
-      // A peer expired without a goodbye (crash, or our own link was down): ask again soon, so that
-      // hubs lost during an outage are found once it ends. Random 1–2 s spreads the hubs' queries,
-      // and each one seen counts for the others ('asked').
+      // Records expired unrefreshed (our own link was down, or peers crashed): ask again soon, so that
+      // hubs lost during an outage are found once it ends. Random 1–2 s spreads the hubs' queries, and
+      // each one seen counts for the others ('asked'). At most one restart per QUERY_RESTART_GAP: on a
+      // crowded, lossy LAN every hub restarting on every expiry kept the interval at 1–2 s for good.
+      if (s.restartedAt !== null && now - s.restartedAt < QUERY_RESTART_GAP) return { state: s, effects: [] };
       const at = now + Math.floor(QUERY_FIRST_INTERVAL * (1 + ev.random));
       if (s.nextAt !== null && s.nextAt <= at) return { state: s, effects: [] };
-      return { state: { nextAt: at, interval: QUERY_FIRST_INTERVAL * 2, sent: s.sent }, effects: [] };
+      return {
+        state: { ...s, nextAt: at, interval: QUERY_FIRST_INTERVAL * 2, restartedAt: now },
+        effects: [],
+      };
     }
     case 'asked':
       // Treated as sent now: the next one comes a doubled interval later, never sooner than planned.
       if (s.nextAt === null) return { state: s, effects: [] };
       return {
         state: {
+          ...s,
           nextAt: Math.max(s.nextAt, now + s.interval),
           interval: Math.min(s.interval * 2, QUERY_MAX_INTERVAL),
-          sent: s.sent,
         },
         effects: [],
       };

@@ -14,11 +14,12 @@ import {
   TTL_HOST_S,
   TTL_SERVICE_S,
 } from './constants.js';
-import { buildPeers, relevant, showPeers, srvTargets } from './peers.js';
-import { fitKnownAnswers } from './known-answers.js';
+import { buildPeers, relevant, showPeers, srvTargets, type RowMemo } from './peers.js';
+import { KnownAnswerAssembler } from './assembler.js';
+import { splitKnownAnswers } from './known-answers.js';
 import { Publisher } from './publisher.js';
 import { initialQueryState, queryStep, type QueryEvent } from './querier.js';
-import { Timers, Wire, onLink } from './shell.js';
+import { Timers, Wire, onLink, type TimerName } from './shell.js';
 import type { Endpoint, MdnsTransport } from './transport.js';
 import type {
   Announcement,
@@ -70,7 +71,8 @@ export class MdnsPresence implements PresenceService {
   readonly backend = 'multicast-dns' as const;
   private readonly log: Logger;
   private readonly wire: Wire;
-  private readonly timers: Timers<'query' | 'cache' | 'probe' | 'announce'>;
+  private readonly timers: Timers<TimerName>;
+  private readonly assembler = new KnownAnswerAssembler();
   private readonly publisher: Publisher;
   private readonly random: () => number;
   private opening: Promise<void> | null = null;
@@ -79,6 +81,10 @@ export class MdnsPresence implements PresenceService {
   private cache = emptyCache();
   private query = initialQueryState();
   private table = new Map<string, NearbyPeer>();
+  private readonly rows: RowMemo = new Map();
+  private settling = false; // a settle() is due (see settleSoon)
+  private peersDirty = false;
+  private deadlineDirty = false;
   private readonly lostReasons = new Map<string, LostReason>();
 
   constructor(
@@ -130,11 +136,14 @@ export class MdnsPresence implements PresenceService {
     this.running = false;
     this.opening = null;
     this.timers.clear();
+    this.assembler.clear();
     this.unsubscribe?.();
     this.unsubscribe = null;
     this.cache = emptyCache();
     this.query = initialQueryState();
     this.table = new Map();
+    this.rows.clear();
+    this.peersDirty = this.deadlineDirty = false;
     await this.deps.transport.close();
     this.log.info({}, 'mDNS presence stopped');
   }
@@ -188,13 +197,40 @@ export class MdnsPresence implements PresenceService {
     const opcode = (msg.flags >> 11) & 0xf;
     const rcode = msg.flags & 0xf;
     if (opcode !== 0 || rcode !== 0) return this.wire.count('ignored'); // RFC 6762 §18.3, §18.11
+    if (msg.response) this.guarded(from, () => this.onResponse(msg, from));
+    else this.guarded(from, () => this.intake(msg, from));
+  }
+
+  private guarded(from: Endpoint, fn: () => void): void {
     try {
-      if (msg.response) this.onResponse(msg, from);
-      else this.onQuery(msg, from);
+      fn();
     } catch (err) {
       this.wire.count('errors');
       this.log.error({ err: String(err), source: from.address }, 'mDNS packet handling failed');
     }
+  }
+
+  /** §7.2: a query whose known answers span several packets is handled once they are all in. */
+  private intake(msg: Message, from: Endpoint): void {
+    if (from.port !== MDNS_PORT) return this.onQuery(msg, from); // legacy unicast: no continuations
+    const r = this.assembler.offer(msg, from, this.deps.clock.now(), this.random);
+    if (r.type === 'pass') return this.onQuery(msg, from);
+    if (r.type === 'orphan') return this.wire.count('orphanKnownAnswers');
+    if (r.type === 'merged') this.onQuery(r.query.message, r.query.from);
+    else {
+      this.wire.count('queriesHeld');
+      for (const q of r.release) this.guarded(q.from, () => this.onQuery(q.message, q.from));
+    }
+    this.armAssembler();
+  }
+
+  private armAssembler(): void {
+    this.timers.arm('assemble', this.assembler.nextDeadline(), () => {
+      for (const q of this.assembler.due(this.deps.clock.now())) {
+        this.guarded(q.from, () => this.onQuery(q.message, q.from));
+      }
+      this.armAssembler();
+    });
   }
 
   private onQuery(msg: Message, from: Endpoint): void {
@@ -252,7 +288,7 @@ export class MdnsPresence implements PresenceService {
   }
 
   private sendQuery(questions: Question[], kind: QueryKind): void {
-    const msg = fitKnownAnswers({
+    const msg: Message = {
       id: 0,
       flags: 0,
       response: false,
@@ -260,8 +296,9 @@ export class MdnsPresence implements PresenceService {
       answers: this.knownAnswers(questions, kind),
       authorities: [],
       additionals: [],
-    });
-    if (!this.wire.send(msg, null)) return;
+    };
+    const packets = splitKnownAnswers(msg); // §7.2: every known answer listed, TC on all but the last
+    if (!packets.every((p) => this.wire.send(p, null))) return;
     this.wire.count('queriesSent');
     if (kind === 'refresh' && questions.some(isBrowse)) {
       this.stepQuery({ type: 'asked' }); // the browse question just went out
@@ -282,9 +319,40 @@ export class MdnsPresence implements PresenceService {
     this.cache = state;
     this.applyCacheEffects(effects);
     if (!changed && ev.type !== 'tick') return;
-    this.timers.arm('cache', cacheDeadline(this.cache, this.interested), () =>
-      this.stepCache({ type: 'tick', interested: this.interested }),
-    );
+    this.deadlineDirty = true;
+    this.settleSoon();
+  }
+
+  /**
+   * The cache deadline and People Near Me are worked out once per burst of packets, not per packet:
+   * each pass reads the whole cache, and a hub reading a backlog (100 hubs answering at once, or an
+   * agent busy for a while) did it for every packet of it. Idle, the burst is one packet and this runs
+   * at once after it (setImmediate), before any timer.
+   */
+  private settleSoon(): void {
+    if (this.settling) return;
+    this.settling = true;
+    const settle = (): void => {
+      this.settling = false;
+      if (!this.running) return;
+      try {
+        if (this.deadlineDirty) {
+          this.deadlineDirty = false;
+          this.timers.arm('cache', cacheDeadline(this.cache, this.interested), () =>
+            this.stepCache({ type: 'tick', interested: this.interested }),
+          );
+        }
+        if (this.peersDirty) {
+          this.peersDirty = false;
+          this.refreshPeers();
+        }
+      } catch (err) {
+        this.wire.count('errors');
+        this.log.error({ err: String(err) }, 'presence table update failed');
+      }
+    };
+    if (this.deps.clock.soon) this.deps.clock.soon(settle);
+    else this.deps.clock.setTimer(0, settle);
   }
 
   private applyCacheEffects(effects: CacheEffect[]): void {
@@ -314,17 +382,22 @@ export class MdnsPresence implements PresenceService {
           );
         }
         this.lostReasons.set(nameKey(fx.entry.rr.data.target), reason);
-        if (reason !== 'goodbye') vanished = true;
+        // Only a TTL run out restarts the browse query (see QUERY_RESTART_GAP); not a goodbye, a POOF
+        // removal or a flushed record (replaced by a newer one).
+        if (fx.reason === 'expired') vanished = true;
       }
     }
     if (requery.length > 0) this.sendQuery(requery, 'refresh');
     if (vanished && this.running) this.stepQuery({ type: 'restart', random: this.random() });
-    if (changed) this.refreshPeers();
+    if (changed) {
+      this.peersDirty = true;
+      this.settleSoon();
+    }
   }
 
   private refreshPeers(): void {
     const self = { instanceKey: this.publisher.instanceKey(), peerId: this.publisher.peerId() };
-    const next = buildPeers(this.cache, self, this.table, this.deps.clock.now());
+    const next = buildPeers(this.cache, self, this.table, this.deps.clock.now(), this.rows);
     this.table = showPeers(this.table, next, this.lostReasons, { log: this.log, bus: this.deps.bus });
   }
 }

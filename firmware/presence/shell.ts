@@ -27,12 +27,16 @@ export const COUNTERS = [
   'answersSuppressed',
   'duplicatesSuppressed',
   'queriesSuppressed',
+  'queriesHeld',
+  'orphanKnownAnswers',
   'rateLimited',
   'legacyAnswered',
   'sendErrors',
   'errors',
 ] as const;
 export type CounterName = (typeof COUNTERS)[number];
+/** The presence service's named timers (the publisher's and the browser's). */
+export type TimerName = 'query' | 'cache' | 'probe' | 'announce' | 'assemble';
 
 export class Timers<K extends string> {
   private readonly timers = new Map<K, Timer>();

@@ -11,6 +11,7 @@ export const CLASS_ANY = 255;
 const TOP_BIT = 0x8000; // QU in questions, cache-flush in records
 const FLAG_QR = 0x8000;
 export const FLAG_AA = 0x0400;
+export const FLAG_TC = 0x0200; // §18.5: in a query, more known answers follow (§7.2)
 const MAX_NAME = 255;
 const MAX_LABEL = 63;
 const MAX_POINTERS = 64;

@@ -242,6 +242,22 @@ function startPeerhub(lab: Lab, node: number, name: string, deadlineMs: number):
     .then((h) => (hub = h));
   const connected = started.then(() => feed.connect(deadlineMs));
   connected.catch(() => undefined);
+  // A hub whose control socket does not answer (an agent starved on a saturated lab) must not hold a
+  // caller for the whole connect deadline: each wait is bounded by its own timeout.
+  const connectedWithin = async (ms: number): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${name}: control socket not connected within ${ms} ms`)),
+        ms,
+      );
+    });
+    try {
+      await Promise.race([connected, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   const sighting = (r: { ev: { type: string; data: Record<string, unknown> } }): Sighting | undefined => {
     const t = r.ev.type;
     if (t !== 'peer:found' && t !== 'peer:lost' && t !== 'peer:changed') return undefined;
@@ -254,9 +270,11 @@ function startPeerhub(lab: Lab, node: number, name: string, deadlineMs: number):
     spawnedAt,
     pids: () => (hub?.pid ? [hub.pid] : []),
     async ready(timeout) {
+      const t0 = performance.now();
       try {
-        await connected;
-        return (await feed.waitFor((r) => r.ev.type === 'agent:ready', { timeout })).t;
+        await connectedWithin(timeout);
+        const left = Math.max(1, timeout - (performance.now() - t0));
+        return (await feed.waitFor((r) => r.ev.type === 'agent:ready', { timeout: left })).t;
       } catch {
         return null;
       }
@@ -264,7 +282,7 @@ function startPeerhub(lab: Lab, node: number, name: string, deadlineMs: number):
     async seenAll(expected, target, since, timeout) {
       const t0 = performance.now();
       try {
-        await connected;
+        await connectedWithin(timeout);
       } catch {
         return { t: null, seen: 0 };
       }

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { announceStep, initialAnnounceState } from '../../../firmware/presence/announcer.js';
-import { QUERY_MAX_INTERVAL } from '../../../firmware/presence/constants.js';
+import { QUERY_MAX_INTERVAL, QUERY_RESTART_GAP } from '../../../firmware/presence/constants.js';
 import {
   nextHostLabel,
   nextInstanceLabel,
@@ -98,16 +98,34 @@ t.test('browse query: the question asked by someone else counts as sent (§7.3),
   const asked = queryStep(s, { type: 'asked' }, 500);
   t.same(asked.effects, [], 'nothing sent');
   t.same([asked.state.nextAt, asked.state.interval], [2500, 4000], 'as if sent at 500');
-  const late = queryStep({ nextAt: 100_000, interval: 1000, sent: 3 }, { type: 'asked' }, 10);
+  const late = queryStep(
+    { nextAt: 100_000, interval: 1000, sent: 3, restartedAt: null },
+    { type: 'asked' },
+    10,
+  );
   t.equal(late.state.nextAt, 100_000, 'a query planned later stays planned');
   t.same(queryStep(initialQueryState(), { type: 'asked' }, 5).state, initialQueryState(), 'not browsing');
 });
 
-t.test('browse query restart (a peer vanished): next query in 1–2 s, then 2 s, 4 s…', async (t) => {
-  const s = { nextAt: 5_000_000, interval: 3_600_000, sent: 20 };
-  const r = queryStep(s, { type: 'restart', random: 0.5 }, 1000);
-  t.same(r.state, { nextAt: 2500, interval: 2000, sent: 20 });
-  t.same(r.effects, []);
-  const sooner = { nextAt: 1200, interval: 1000, sent: 1 };
-  t.same(queryStep(sooner, { type: 'restart', random: 0.5 }, 1000).state, sooner, 'a sooner query stays');
-});
+t.test(
+  'browse query restart (peers expired): next query in 1–2 s, then 2 s, 4 s…; once a minute at most',
+  async (t) => {
+    const s = { nextAt: 5_000_000, interval: 3_600_000, sent: 20, restartedAt: null };
+    const r = queryStep(s, { type: 'restart', random: 0.5 }, 1000);
+    t.same(r.state, { nextAt: 2500, interval: 2000, sent: 20, restartedAt: 1000 });
+    t.same(r.effects, []);
+    const sooner = { nextAt: 1200, interval: 1000, sent: 1, restartedAt: null };
+    t.same(queryStep(sooner, { type: 'restart', random: 0.5 }, 1000).state, sooner, 'a sooner query stays');
+    // The restarted burst goes on (2 s, 4 s…); another expiry within QUERY_RESTART_GAP does not reset it.
+    let q = queryStep(r.state, { type: 'tick' }, 2500).state;
+    q = queryStep(q, { type: 'tick' }, 4500).state;
+    t.same([q.nextAt, q.interval], [8500, 8000], 'backing off');
+    t.same(queryStep(q, { type: 'restart', random: 0 }, 5000).state, q, 'a second restart within the gap');
+    const idle = { ...q, nextAt: 500_000, interval: 256_000 }; // backed off since
+    t.same(
+      queryStep(idle, { type: 'restart', random: 0 }, 1000 + QUERY_RESTART_GAP).state,
+      { ...idle, nextAt: 2000 + QUERY_RESTART_GAP, interval: 2000, restartedAt: 1000 + QUERY_RESTART_GAP },
+      'after the gap, restarts again',
+    );
+  },
+);

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { SERVICE_TYPE } from '../../../firmware/presence/constants.js';
-import { TYPE } from '../../../firmware/presence/wire.js';
+import { TYPE, decodeMessage } from '../../../firmware/presence/wire.js';
 import { ann, response, rr, world } from './fixtures/world.js';
 
 t.test('probe: 3 QU ANY probes 250 ms apart after 0–250 ms, records in authority', async (t) => {
@@ -431,6 +431,43 @@ t.test('after an outage longer than the TTL, hubs find each other again soon aft
   }
   t.ok(healedAfter > 0 && healedAfter <= 5 * 60, `all see all again ${healedAfter} s after (≤ the outage)`);
   for (const x of nodes) await x.svc.stop();
+});
+
+t.test('a crashed stranger removed by POOF restarts no browse query', async (t) => {
+  // Every removal used to restart the query burst (1–2 s, then doubling). After a POOF removal (§10.5)
+  // others' queries went unanswered, so our link is up and asking again finds nothing new; on a crowded,
+  // lossy LAN those restarts had every hub asking every few seconds (the 100-hub lab: 25 queries/s).
+  const { w, nodes } = await fleet(6, 41);
+  w.clock.advance(10 * 60_000);
+  const victim = nodes[5]!;
+  await victim.transport.close();
+  const survivors = nodes.slice(0, 5);
+  let goneAt = -1;
+  for (let s = 0; s < 90 && goneAt < 0; s++) {
+    w.clock.advance(1000);
+    if (survivors.every((x) => x.svc.peers().length === 4)) goneAt = w.clock.now();
+  }
+  t.ok(goneAt > 0, 'every survivor dropped it');
+  w.clock.advance(10_000);
+  const browseFrom = (address: string, after: number): number =>
+    w.lan.log.filter((p) => {
+      if (p.at <= after || p.from.address !== address) return false;
+      const m = decodeMessage(p.packet);
+      return !m.response && m.authorities.length === 0 && m.questions.some((q) => q.type === TYPE.PTR);
+    }).length;
+  let checked = 0;
+  for (const [i, x] of survivors.entries()) {
+    const lost = x.events.find((e) => e.type === 'peer:lost')!;
+    if ((lost.data as { reason: string }).reason !== 'failure') continue; // expiry restarts (once a minute)
+    checked++;
+    t.equal(
+      browseFrom(`10.77.0.${i + 1}`, Date.parse(lost.time)),
+      0,
+      `hub ${i}: no browse query in the 10 s after`,
+    );
+  }
+  t.ok(checked >= 2, `${checked} survivors removed it by POOF`);
+  for (const x of survivors) await x.svc.stop();
 });
 
 t.test('our own multicast read back late is still ours: never cached, never a vanished peer', async (t) => {
