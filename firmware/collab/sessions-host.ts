@@ -281,21 +281,25 @@ export class DefaultSessionHost implements SessionHost {
         statusCode: 400,
       });
     }
-    if (!(await this.deps.mayRegister(sessionId, peerId))) {
-      throw new PeerhubError(
-        'PH_ERR_SESSION_NOT_INVITED',
-        `${shortId(peerId)} has no accepted invitation to session ${sessionId}`,
-        { statusCode: 403 },
-      );
-    }
-    const { certPem, chainPem } = issueMembership(this.deps.identity, {
-      sessionId,
-      peerId,
-      publicKeyPem,
-      now: this.deps.clock.now(),
-      ...(this.init.memberCertValidityMs === undefined ? {} : { validityMs: this.init.memberCertValidityMs }),
-    });
     return this.locked(sessionId, async () => {
+      // Checked under the session's lock: a renewal checked before a removal and applied after it
+      // would have put the removed member back.
+      if (!(await this.deps.mayRegister(sessionId, peerId))) {
+        throw new PeerhubError(
+          'PH_ERR_SESSION_NOT_INVITED',
+          `${shortId(peerId)} has no accepted invitation to session ${sessionId}`,
+          { statusCode: 403 },
+        );
+      }
+      const { certPem, chainPem } = issueMembership(this.deps.identity, {
+        sessionId,
+        peerId,
+        publicKeyPem,
+        now: this.deps.clock.now(),
+        ...(this.init.memberCertValidityMs === undefined
+          ? {}
+          : { validityMs: this.init.memberCertValidityMs }),
+      });
       await this.apply(sessionId, { type: 'register', peerId, certPem, ...(nickname ? { nickname } : {}) });
       const now = this.session(sessionId);
       this.log.info({ session: sessionId, peer: shortId(peerId) }, 'member registered');

@@ -53,7 +53,8 @@ t.test('membership on the wire', async (t) => {
       bus,
       transport: streams,
       identity: { peerId: H.peerId, rootCertPem: H.rootCertPem, rootKeyPem: H.rootKeyPem },
-      mayRegister: (_s, p) => invited.has(p),
+      // As the agent's: invited, and not removed since (a renewal crossing a removal must not readmit).
+      mayRegister: (sid, p) => invited.has(p) && host.removedAt(sid, p) === undefined,
     },
     // Short-lived membership: members renew it (register again) 6 h before it expires, here at once.
     { file: `${dir}/sessions.json`, memberCertValidityMs: 6 * 60 * 60_000 + 1000 },

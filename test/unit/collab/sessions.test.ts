@@ -218,6 +218,21 @@ t.test('only accepted peers register, with their own key', async (t) => {
   await w.ref.host.stop();
 });
 
+t.test('a renewal crossing a removal does not put the removed member back', async (t) => {
+  const w = await net(t.testdir(), 1);
+  const [a] = M as [Person];
+  await w.join(a);
+  // The renewal is checked while the removal is applied; the removal revokes the acceptance (the agent's
+  // check compares the acceptance with the removal time).
+  const renewal = w.ref.host.register(w.id, a.peerId, a.publicKeyPem).catch((e: unknown) => e);
+  const removal = w.ref.host.remove(w.id, a.peerId);
+  w.accepted.delete(`${w.id}/${a.peerId}`);
+  await removal;
+  t.match(await renewal, code('PH_ERR_SESSION_NOT_INVITED'), 'the renewal is refused');
+  t.same(w.ref.host.roster(w.id), [], 'the member stays removed');
+  await w.ref.host.stop();
+});
+
 t.test('20 members: every member sees every message once, in one order', async (t) => {
   const w = await net(t.testdir(), 20);
   for (const p of M.slice(0, 20)) await w.join(p);
