@@ -12,7 +12,7 @@ import { FLAG_TC, type Message } from './wire.js';
 export const TC_WAIT_MIN = 400; // §7.2
 export const TC_WAIT_MAX = 500;
 export const MAX_HELD_QUERIES = 64; // sources held at once; the oldest goes on when one more comes
-export const MAX_MERGED_ANSWERS = 1024;
+const MAX_MERGED_ANSWERS = 1024;
 
 /** A query and where it came from. */
 export interface Query {
@@ -31,8 +31,8 @@ export type Intake =
   | { type: 'merged'; query: Query } // the last continuation came: handle the whole query now
   | { type: 'orphan' }; // a continuation with no query held for its source (late, or forged): dropped
 
-export const isTruncated = (m: Message): boolean => (m.flags & FLAG_TC) !== 0;
-export const isContinuation = (m: Message): boolean =>
+const isTruncated = (m: Message): boolean => (m.flags & FLAG_TC) !== 0;
+const isContinuation = (m: Message): boolean =>
   !m.response && m.questions.length === 0 && m.authorities.length === 0 && m.answers.length > 0;
 
 export class KnownAnswerAssembler {

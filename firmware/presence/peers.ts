@@ -78,10 +78,11 @@ export function buildPeers(
         : [];
     const sources = [ptr.rr, srv?.rr, txtEntry?.rr, ...addresses.map((a) => a.rr)];
     const known = memo.get(key);
+    // (A remembered row carrying our own id — who we are changed — is built, and skipped, below.)
     if (
       known &&
       sameSources(known.sources, sources) &&
-      !(known.row.id !== null && known.row.id === self.peerId)
+      (known.row.id === null || known.row.id !== self.peerId)
     ) {
       used.set(key, known);
       out.set(key, known.row);
