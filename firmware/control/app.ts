@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { PeerhubError } from '../core/errors.js';
+import { schemaController } from '../core/lazy-schemas.js';
 import { PRESENCE_STATES, SCOPES } from '../presence/types.js';
 import { collabRoutes } from './collab-routes.js';
 import { contactsRoutes } from './contacts-routes.js';
@@ -49,6 +50,7 @@ export const CONTROL_LIMITS = {
 export function buildControlApi(
   deps: ControlDeps,
   limits: Partial<typeof CONTROL_LIMITS> = {},
+  options: { eagerSchemas?: boolean } = {},
 ): FastifyInstance {
   const l = { ...CONTROL_LIMITS, ...limits };
   const app = Fastify({
@@ -61,6 +63,8 @@ export function buildControlApi(
     routerOptions: { maxParamLength: 200 },
     // Unknown fields are an error, not silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
+    // Route schemas compile on a route's first request (start-up CPU; core/lazy-schemas.ts).
+    schemaController: schemaController(options.eagerSchemas),
   });
 
   app.server.maxConnections = l.maxConnections;

@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { BusEvent } from '../core/bus.js';
 import type { Timer } from '../core/clock.js';
 import { PeerhubError, type ErrorCode } from '../core/errors.js';
+import { schemaController } from '../core/lazy-schemas.js';
 import { DEFAULT_RATE_LIMIT, TokenBuckets, type RateLimit } from './limits.js';
 import { ApplicationsBody, CardBody, EventsQuery, ObjectsBody, PresenceBody, responses } from './schemas.js';
 import type { PeerApiDeps, PeerAuth } from './types.js';
@@ -28,6 +29,8 @@ export interface PeerApiInit {
   eventTypes?: string[];
   /** Extra routes (the collaboration issue's endpoints), registered with the same limits. */
   routes?: (app: FastifyInstance) => void;
+  /** Tests: compile every route schema at `ready()` (fastify's default) instead of on first use. */
+  eagerSchemas?: boolean;
 }
 
 /** Where requests come from: the caller's identity, and (when listening) the HTTP/2 server. */
@@ -54,6 +57,8 @@ export function buildPeerApi(
     logger: false,
     bodyLimit: init.bodyLimit ?? BODY_LIMIT,
     ajv: { customOptions: { removeAdditional: false } },
+    // Route schemas compile on a route's first request (start-up CPU; core/lazy-schemas.ts).
+    schemaController: schemaController(init.eagerSchemas),
     ...(server
       ? {
           http2: true,

@@ -151,6 +151,87 @@ function kernelFiles(img, boot, dir) {
   return { kernel, initrd };
 }
 
+/** ssh without blocking the event loop: { status, stdout, stderr } (status null when killed). */
+function sshAsync(base, command, timeoutMs) {
+  return new Promise((res) => {
+    const child = spawn('ssh', [...base, command], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout = (stdout + d).slice(-8000)));
+    child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-8000)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      res({ status: null, stdout, stderr: `${stderr}${e.message}` });
+    });
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      res({ status, stdout, stderr: signal ? `${stderr}killed (${signal}) after ${timeoutMs} ms` : stderr });
+    });
+  });
+}
+
+/** One line for a failed ssh: its last message, or its exit status. */
+function sshFailure(r) {
+  const lines = r.stderr.trim().split('\n').filter(Boolean);
+  return lines.length > 0 ? lines.at(-1).slice(0, 200) : `exit ${r.status}`;
+}
+
+/** Failed attempts grouped by message, in the order first seen: "N× message (+first s … +last s)". */
+function summariseAttempts(attempts) {
+  const groups = new Map();
+  for (const a of attempts) {
+    const g = groups.get(a.why) ?? { n: 0, first: a.at, last: a.at, took: 0 };
+    g.n++;
+    g.last = a.at;
+    g.took = Math.max(g.took, a.took);
+    groups.set(a.why, g);
+  }
+  return [...groups].map(
+    ([why, g]) =>
+      `${g.n}× ${why} (+${g.first.toFixed(0)}s … +${g.last.toFixed(0)}s, longest ${g.took.toFixed(0)}s)`,
+  );
+}
+
+/** Boot-console lines worth a time stamp in the log: our units, sshd, failures and the login prompt. */
+const MILESTONE = /peerhub|ssh|Failed|FAILED|Timed out|login:/;
+
+/**
+ * Follows the serial console file while the guest boots and stamps each line with the seconds since
+ * power-on at which it was first read (polled every second: the stamps are ±1 s).
+ */
+function watchConsole(path, since) {
+  const seen = [];
+  let offset = 0;
+  let partial = '';
+  const ansi = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, 'g'); // terminal colours
+  const strip = (l) => l.replace(ansi, '').replace(/\r/g, '').trimEnd();
+  const poll = () => {
+    let buf;
+    try {
+      buf = readFileSync(path);
+    } catch {
+      return;
+    }
+    if (buf.length <= offset) return;
+    const text = partial + buf.subarray(offset).toString('utf8');
+    offset = buf.length;
+    const parts = text.split('\n');
+    partial = parts.pop() ?? '';
+    const at = (Date.now() - since) / 1000;
+    for (const l of parts.map(strip)) if (l) seen.push({ at, text: l });
+  };
+  const timer = setInterval(poll, 1000);
+  return {
+    stop() {
+      clearInterval(timer);
+      poll();
+    },
+    lines: () => seen,
+    milestones: () => seen.filter((l) => MILESTONE.test(l.text)),
+  };
+}
+
 let qemu = null;
 let qemuExited = null;
 let dir = null;
@@ -242,18 +323,25 @@ async function main() {
     spawnSync('ssh', [...sshBase, command], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 << 20 });
 
   // Wait for the first login: sshd up with host keys made on the device, admin's key from the file.
+  // ssh runs asynchronously here, so that the console watcher keeps stamping lines while it waits.
+  const watcher = watchConsole(consoleLog, bootStart);
+  const attempts = [];
   let loggedIn = false;
   let exited = null;
   qemuExited.then((e) => (exited = e));
   while (Date.now() - bootStart < BOOT_DEADLINE_MS && exited === null) {
-    const r = ssh('true', 30_000);
+    const at = Date.now();
+    const r = await sshAsync(sshBase, 'true', 30_000);
     if (r.status === 0) {
       loggedIn = true;
       break;
     }
+    attempts.push({ at: (at - bootStart) / 1000, took: (Date.now() - at) / 1000, why: sshFailure(r) });
     await sleep(5000);
   }
+  watcher.stop();
   const bootSecs = ((Date.now() - bootStart) / 1000).toFixed(0);
+  for (const m of watcher.milestones()) log(`console: +${m.at.toFixed(0)}s ${m.text}`);
   if (
     !check(
       'SSH login as admin with the key from the first-boot file',
@@ -265,8 +353,9 @@ async function main() {
           : `no login in ${bootSecs}s`,
     )
   ) {
-    const tail = existsSync(consoleLog) ? readFileSync(consoleLog, 'utf8').split('\n').slice(-40) : [];
-    for (const l of tail) console.log(`#   console: ${l}`);
+    // What the client saw (each kind of failure, first and last time) and the console with boot times.
+    for (const a of summariseAttempts(attempts)) console.log(`#   ssh: ${a}`);
+    for (const l of watcher.lines().slice(-60)) console.log(`#   console +${l.at.toFixed(0)}s: ${l.text}`);
     for (const title of AFTER_LOGIN) skip(title, 'no SSH login');
     return;
   }
