@@ -164,6 +164,9 @@ async function runAction(a: Action, root: string, run: Runner): Promise<void> {
   } else if (a.kind === 'write') {
     await fsp.mkdir(dirname(p), { recursive: true, mode: 0o755 });
     await writeAtomic(p, a.content, a);
+  } else if (a.kind === 'remove') {
+    await fsp.rm(p, { force: true });
+    await fsyncDir(dirname(p)).catch(() => undefined); // the folder may not exist: nothing to remove
   } else {
     const tmp = `${p}.firstboot-tmp`;
     await fsp.rm(tmp, { force: true });

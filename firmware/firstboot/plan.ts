@@ -19,8 +19,10 @@ export const PATHS = {
   wpaConf: '/etc/wpa_supplicant/wpa_supplicant-wlan0.conf',
   networkDir: '/etc/systemd/network',
   wlanNetwork: '/etc/systemd/network/30-wlan0.network',
-  wantsDir: '/etc/systemd/system/multi-user.target.wants',
-  wpaWants: '/etc/systemd/system/multi-user.target.wants/wpa_supplicant@wlan0.service',
+  wantsDir: '/etc/systemd/system/sys-subsystem-net-devices-wlan0.device.wants',
+  wpaWants: '/etc/systemd/system/sys-subsystem-net-devices-wlan0.device.wants/wpa_supplicant@wlan0.service',
+  /** Where earlier versions enabled it (every boot then waited 90 s for a wlan0 that may never come). */
+  wpaWantsOld: '/etc/systemd/system/multi-user.target.wants/wpa_supplicant@wlan0.service',
   wpaUnit: '/usr/lib/systemd/system/wpa_supplicant@.service',
 } as const;
 
@@ -191,21 +193,34 @@ export function planFirstBoot(s: FirstBootSettings, snap: Snapshot, opts: PlanOp
         content: WLAN_NETWORK,
         mode: 0o644,
       },
-      { kind: 'mkdir', what: 'wifi: multi-user.target.wants', path: PATHS.wantsDir, mode: 0o755 },
+      // Started by the Wi-Fi interface itself, when (and if) it appears: wpa_supplicant@wlan0 is ordered
+      // before network.target and needs its device, so enabled for multi-user.target it held network.target
+      // — and sshd and the agent after it — for systemd's 90 s device time-out on every boot of a hub without
+      // wlan0 (Wi-Fi disabled by an overlay, a board without it; the image's boot test under QEMU).
+      { kind: 'mkdir', what: 'wifi: wlan0 device wants', path: PATHS.wantsDir, mode: 0o755 },
       {
         kind: 'symlink',
-        what: 'wifi: enable wpa_supplicant@wlan0.service',
+        what: 'wifi: enable wpa_supplicant@wlan0.service when wlan0 appears',
         path: PATHS.wpaWants,
         target: PATHS.wpaUnit,
       },
+      { kind: 'remove', what: 'wifi: no start at every boot', path: PATHS.wpaWantsOld },
     );
-    // The boot transaction was computed before this ran: without a start, Wi-Fi would wait for the next boot.
+    // The boot transaction was computed before this ran: systemd learns the new wants from a reload; if
+    // wlan0 is already there (its device unit active, so the wants will not fire), start it now.
     if (opts.live) {
-      actions.push({
-        kind: 'run',
-        what: 'wifi: start wpa_supplicant@wlan0.service',
-        argv: ['systemctl', '--no-block', 'start', 'wpa_supplicant@wlan0.service'],
-      });
+      actions.push(
+        { kind: 'run', what: 'wifi: systemd reload', argv: ['systemctl', 'daemon-reload'] },
+        {
+          kind: 'run',
+          what: 'wifi: start wpa_supplicant@wlan0.service if wlan0 is already there',
+          argv: [
+            'sh',
+            '-c',
+            'if [ -e /sys/class/net/wlan0 ]; then exec systemctl --no-block start wpa_supplicant@wlan0.service; fi',
+          ],
+        },
+      );
     }
   }
 

@@ -36,6 +36,7 @@ export type Action =
   | ({ kind: 'mkdir'; what: string; path: string } & Owned)
   | ({ kind: 'write'; what: string; path: string; content: string } & Owned)
   | { kind: 'symlink'; what: string; path: string; target: string }
+  | { kind: 'remove'; what: string; path: string }
   | { kind: 'run'; what: string; argv: string[] };
 
 /** Files the plan depends on, read from the target root before planning (undefined = absent). */

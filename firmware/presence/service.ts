@@ -314,7 +314,7 @@ export class MdnsPresence implements PresenceService {
 
   private stepCache(ev: CacheEvent): void {
     const now = this.deps.clock.now();
-    const { state, effects } = cacheStep(this.cache, ev, now);
+    const { state, effects } = cacheStep(this.cache, ev, now, { owned: true }); // nothing keeps the old state
     const changed = state !== this.cache; // an unchanged cache keeps its deadline (most queries change nothing)
     this.cache = state;
     this.applyCacheEffects(effects);

@@ -7,10 +7,11 @@ import {
   readFileSync,
   readlinkSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import {
   applyFirstBoot,
@@ -78,6 +79,10 @@ const mode = (p: string): number => statSync(p).mode & 0o7777;
 t.test('a full file is applied to the root: files, modes, owners, links, live commands', async (t) => {
   const key = ed25519('ann@laptop');
   const f = fixture(fullFile(key));
+  // Where an earlier version enabled Wi-Fi (at every boot, waiting 90 s for a wlan0 that may not exist).
+  const oldWants = f.r('etc/systemd/system/multi-user.target.wants/wpa_supplicant@wlan0.service');
+  mkdirSync(dirname(oldWants), { recursive: true });
+  symlinkSync('/usr/lib/systemd/system/wpa_supplicant@.service', oldWants);
   const out = await f.apply();
   t.equal(out.status, 'applied');
   t.equal(out.exitCode, 0);
@@ -103,9 +108,12 @@ t.test('a full file is applied to the root: files, modes, owners, links, live co
   t.match(readFileSync(wpa, 'utf8'), new RegExp(`^\\tpsk="${PASS}"$`, 'm'));
   t.match(readFileSync(wpa, 'utf8'), /^country=FR$/m);
   t.match(readFileSync(f.r('etc/systemd/network/30-wlan0.network'), 'utf8'), /Name=wlan0/);
-  const wants = f.r('etc/systemd/system/multi-user.target.wants/wpa_supplicant@wlan0.service');
-  t.ok(lstatSync(wants).isSymbolicLink());
+  const wants = f.r(
+    'etc/systemd/system/sys-subsystem-net-devices-wlan0.device.wants/wpa_supplicant@wlan0.service',
+  );
+  t.ok(lstatSync(wants).isSymbolicLink(), 'wpa_supplicant@wlan0 wanted by the wlan0 device');
   t.equal(readlinkSync(wants), '/usr/lib/systemd/system/wpa_supplicant@.service');
+  t.notOk(existsSync(oldWants), 'no longer started at every boot (multi-user.target)');
   t.equal(
     readFileSync(f.r('etc/systemd/network/10-eth.network'), 'utf8'),
     '[Match]\nName=e*\n[Network]\nDHCP=yes\n',
@@ -124,7 +132,12 @@ t.test('a full file is applied to the root: files, modes, owners, links, live co
 
   t.same(f.calls, [
     ['hostname', 'kitchen-hub'],
-    ['systemctl', '--no-block', 'start', 'wpa_supplicant@wlan0.service'],
+    ['systemctl', 'daemon-reload'],
+    [
+      'sh',
+      '-c',
+      'if [ -e /sys/class/net/wlan0 ]; then exec systemctl --no-block start wpa_supplicant@wlan0.service; fi',
+    ],
   ]);
 
   // The boot file: renamed, passphrase gone, the rest kept for reference.
@@ -151,11 +164,11 @@ t.test('a full file is applied to the root: files, modes, owners, links, live co
   const result = JSON.parse(text);
   t.match(result, { at: NOW.toISOString(), outcome: 'applied', errors: [], warnings: [] });
   t.equal(result.bootFile, join(f.boot, 'peerhub-applied.toml'));
-  t.equal(result.applied.length, 15);
+  t.equal(result.applied.length, 17);
   t.same(readFirstBootResult(resultPath), { ok: true, errors: [], at: NOW.toISOString() });
 
   // Logs: one line per action, never the passphrase.
-  t.equal(f.lines.filter((l) => l.msg === 'applied').length, 15);
+  t.equal(f.lines.filter((l) => l.msg === 'applied').length, 17);
   t.notOk(JSON.stringify(f.lines).includes(PASS));
   t.ok(f.lines.every((l) => l.component === 'firstboot'));
 });
@@ -198,7 +211,7 @@ t.test('a failing action is recorded; the others still run', async (t) => {
     /^hostname: set on the running system: failed: hostname: you must be root/,
     /^timezone: \/etc\/timezone: failed: /,
   ]);
-  t.equal(out.result?.applied.length, 13);
+  t.equal(out.result?.applied.length, 15);
   t.equal(readFileSync(f.r('etc/hostname'), 'utf8'), 'kitchen-hub\n', 'before the failure');
   t.ok(existsSync(f.r('home/admin/.ssh/authorized_keys')), 'after the failure');
   t.ok(existsSync(join(f.boot, 'peerhub-applied.toml')));

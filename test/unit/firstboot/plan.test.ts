@@ -99,20 +99,30 @@ t.test('every setting → exactly these actions, in this order', async (t) => {
     },
     {
       kind: 'mkdir',
-      what: 'wifi: multi-user.target.wants',
-      path: '/etc/systemd/system/multi-user.target.wants',
+      what: 'wifi: wlan0 device wants',
+      path: '/etc/systemd/system/sys-subsystem-net-devices-wlan0.device.wants',
       mode: 0o755,
     },
     {
       kind: 'symlink',
-      what: 'wifi: enable wpa_supplicant@wlan0.service',
-      path: '/etc/systemd/system/multi-user.target.wants/wpa_supplicant@wlan0.service',
+      what: 'wifi: enable wpa_supplicant@wlan0.service when wlan0 appears',
+      path: '/etc/systemd/system/sys-subsystem-net-devices-wlan0.device.wants/wpa_supplicant@wlan0.service',
       target: '/usr/lib/systemd/system/wpa_supplicant@.service',
     },
     {
+      kind: 'remove',
+      what: 'wifi: no start at every boot',
+      path: '/etc/systemd/system/multi-user.target.wants/wpa_supplicant@wlan0.service',
+    },
+    { kind: 'run', what: 'wifi: systemd reload', argv: ['systemctl', 'daemon-reload'] },
+    {
       kind: 'run',
-      what: 'wifi: start wpa_supplicant@wlan0.service',
-      argv: ['systemctl', '--no-block', 'start', 'wpa_supplicant@wlan0.service'],
+      what: 'wifi: start wpa_supplicant@wlan0.service if wlan0 is already there',
+      argv: [
+        'sh',
+        '-c',
+        'if [ -e /sys/class/net/wlan0 ]; then exec systemctl --no-block start wpa_supplicant@wlan0.service; fi',
+      ],
     },
     {
       kind: 'mkdir',

@@ -232,3 +232,64 @@ t.test(
     );
   },
 );
+
+t.test('owned steps (map written in place) give the same effects and entries as copying steps', async (t) => {
+  // A seeded mix of answers (some cache-flush, some goodbyes), queries from several hosts and ticks.
+  let seed = 7;
+  const random = (): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
+  const names = ['a', 'b', 'c', 'd', 'e'];
+  const recordOf = (n: string): ResourceRecord =>
+    pick([
+      rr(
+        `${n}._peerhub._tcp.local`,
+        { kind: 'SRV', priority: 0, weight: 0, port: 1, target: `${n}.local` },
+        120,
+        true,
+      ),
+      rr(`${n}.local`, { kind: 'A', address: `10.0.0.${names.indexOf(n) + 1}` }, pick([0, 2, 120]), true),
+      rr('_peerhub._tcp.local', { kind: 'PTR', target: `${n}._peerhub._tcp.local` }, pick([0, 75, 4500])),
+    ]);
+  let copied = emptyCache();
+  let owned = emptyCache();
+  let now = 0;
+  let compared = 0;
+  let changes = 0;
+  const problems: string[] = [];
+  for (let i = 0; i < 3000; i++) {
+    now += Math.floor(random() * 2000);
+    const kind = pick(['records', 'query', 'tick'] as const);
+    const r = random();
+    const ev =
+      kind === 'records'
+        ? {
+            type: 'records' as const,
+            records: [recordOf(pick(names)), recordOf(pick(names))],
+            random: () => r,
+          }
+        : kind === 'query'
+          ? {
+              type: 'query' as const,
+              message: decodeMessage(query([q(`${pick(names)}._peerhub._tcp.local`, TYPE.SRV)])),
+              from: `10.0.0.${1 + Math.floor(random() * 8)}`,
+            }
+          : { type: 'tick' as const, interested: always };
+    const before = [...copied.entries.values()];
+    const a = cacheStep(copied, ev, now);
+    const b = cacheStep(owned, ev, now, { owned: true });
+    if ([...copied.entries.values()].some((e, k) => e !== before[k]) || copied.entries.size !== before.length)
+      problems.push(`step ${i}: the copying step changed the state it was given`);
+    if (JSON.stringify(a.effects) !== JSON.stringify(b.effects)) problems.push(`step ${i}: effects differ`);
+    if (JSON.stringify([...a.state.entries]) !== JSON.stringify([...b.state.entries]))
+      problems.push(`step ${i}: entries differ`);
+    if ((a.state === copied) !== (b.state === owned)) problems.push(`step ${i}: only one reports a change`);
+    changes += Number(a.state !== copied);
+    copied = a.state;
+    owned = b.state;
+    compared++;
+  }
+  t.same(problems.slice(0, 5), [], 'same effects, same entries, same change reports; the copy left alone');
+  t.ok(changes > 1000, `the walk changed the cache often (${changes} of 3000 steps)`);
+  t.equal(compared, 3000);
+  t.ok(copied.entries.size > 0, 'the walk kept records in the cache');
+});
