@@ -39,8 +39,8 @@ if (!existsSync(bin)) {
     t.equal(r.stderr, '');
     const lines = logs(r.stdout);
     t.ok(lines.every((l) => l.app === 'peerhub' && l.component === 'firstboot'));
-    t.equal(lines.filter((l) => l.msg === 'applied').length, 11, 'hostname 2, nickname 1, wifi 6, ssh 2');
-    t.match(lines.at(-1), { msg: 'first boot done', applied: 11, errors: 0 });
+    t.equal(lines.filter((l) => l.msg === 'applied').length, 12, 'hostname 2, nickname 1, wifi 7, ssh 2');
+    t.match(lines.at(-1), { msg: 'first boot done', applied: 12, errors: 0 });
     t.notOk(r.stdout.includes('hunter2'));
     t.equal(readFileSync(join(s.root, 'etc/hostname'), 'utf8'), 'hub\n');
     t.equal(readFileSync(join(s.root, 'home/admin/.ssh/authorized_keys'), 'utf8'), `${key}\n`);
