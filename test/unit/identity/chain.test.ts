@@ -310,3 +310,27 @@ function selfSignedEc(ec: ReturnType<typeof generateKeyPairSync>): string {
   writeFileSync(f, ec.privateKey.export({ type: 'pkcs8', format: 'pem' }));
   return openssl('req', '-x509', '-new', '-key', f, '-subj', '/CN=ec', '-days', '1', '-sha256').out;
 }
+
+t.test('parsed certificates are kept by their bytes: bounded, and every check still runs', async (t) => {
+  const { PARSED_CACHE_MAX, parsedCacheSize } = await import('../../../firmware/identity/chain.js');
+  const chain = [tlsLeaf, ca.certPem];
+  t.ok(verifyChain(chain, { now, anchors, purpose: 'tls-client' }), 'verified (and kept)');
+  // The same bytes again: the clock, anchors, purpose and signatures are still checked.
+  rejects(t, chain, 'PH_ERR_CHAIN_EXPIRED', { now: now + 10 * 365 * DAY });
+  rejects(t, chain, 'PH_ERR_CHAIN_UNTRUSTED', {
+    anchors: [{ peerId: peerIdFromPublicKey(kOther!.publicKeyPem) }],
+  });
+  rejects(t, chain, 'PH_ERR_CHAIN_KEYUSAGE', { purpose: 'session-member' });
+  rejects(t, [tamperSignature(tlsLeaf), ca.certPem], 'PH_ERR_CHAIN_SIGNATURE');
+  t.ok(verifyChain(chain, { now, anchors, purpose: 'tls-server' }), 'and verified again');
+  // A caller reusing its buffer after the call cannot change what was kept.
+  const der = [tlsLeaf, ca.certPem].map((p) => Buffer.from(new X509Certificate(p).raw));
+  t.ok(verifyChainDer(der, { now, anchors, purpose: 'tls-client' }));
+  (der[0] as Buffer).fill(0);
+  t.ok(verifyChain(chain, { now, anchors, purpose: 'tls-client' }), 'the kept copy is intact');
+  // More distinct certificates than the bound: the oldest go.
+  for (let i = 0; i <= PARSED_CACHE_MAX; i++) {
+    verifyChain([issue(ca, kA!, { now: now - i * 1000 }), ca.certPem], { now, anchors });
+  }
+  t.equal(parsedCacheSize(), PARSED_CACHE_MAX, `at most ${PARSED_CACHE_MAX} kept`);
+});
