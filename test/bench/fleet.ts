@@ -359,15 +359,37 @@ const zcSighting = (e: ZcEvent): Sighting | undefined =>
       ? { kind: 'remove', name: e.name }
       : undefined;
 
+const BROWSE_SETTLE_MS = 3000;
+const BROWSE_ATTEMPTS = 3;
+
 /** The bus must already run (avahiNode.startBus()): the daemon is timed from its own spawn. */
 function startAvahi(a: AvahiNode, node: number, name: string, deadlineMs: number): Member {
   let browse: Stream<AvahiBrowseLine> | null = null;
   let pub: Stream | null = null;
   let failure = '';
   const spawnedAt = performance.now();
-  const up = a.startDaemon(deadlineMs).then(() => {
-    browse = a.browseStream(AVAHI_TYPE);
-    return a.publish(name, AVAHI_TYPE, 7443, ['v=1', 'st=Online'], deadlineMs).then((p) => (pub = p));
+  // With 100 daemons and their buses starting on 2 cores, avahi-browse sometimes exits at once with
+  // "avahi_service_browser_new() failed: An unexpected D-Bus error occurred" (its D-Bus call to the daemon
+  // failed under load); a browser still running after BROWSE_SETTLE_MS has its ServiceBrowser. Retried.
+  const startBrowse = async (): Promise<Stream<AvahiBrowseLine>> => {
+    for (let attempt = 1; ; attempt++) {
+      const s = (browse = a.browseStream(AVAHI_TYPE));
+      const exited = await Promise.race([
+        s.exited.then(() => true),
+        sleep(BROWSE_SETTLE_MS).then(() => false),
+      ]);
+      if (!exited) return s;
+      if (attempt >= BROWSE_ATTEMPTS)
+        throw new Error(`${name}: avahi-browse exited ${attempt} times at start`);
+    }
+  };
+  const up = a.startDaemon(deadlineMs).then(async () => {
+    // The publisher does not wait for the browser's check: its timing stays the daemon's own.
+    const [, p] = await Promise.all([
+      startBrowse(),
+      a.publish(name, AVAHI_TYPE, 7443, ['v=1', 'st=Online'], deadlineMs),
+    ]);
+    return (pub = p);
   });
   up.catch((err: Error) => (failure = err.message.split('\n')[0] ?? ''));
   up.catch(() => undefined);
