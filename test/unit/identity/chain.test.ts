@@ -10,6 +10,7 @@ import {
   verifyChainDer,
 } from '../../../firmware/identity/index.js';
 import type { IssueInit, VerifyOptions } from '../../../firmware/identity/index.js';
+import { PARSED_CACHE_MAX, parsedCacheSize } from '../../../firmware/identity/chain.js';
 import type { ErrorCode } from '../../../firmware/core/errors.js';
 import { DAY, handMade, keyPool, openssl, root, tamperSignature } from './chain-fixtures.js';
 import type { Ca } from './chain-fixtures.js';
@@ -312,7 +313,6 @@ function selfSignedEc(ec: ReturnType<typeof generateKeyPairSync>): string {
 }
 
 t.test('parsed certificates are kept by their bytes: bounded, and every check still runs', async (t) => {
-  const { PARSED_CACHE_MAX, parsedCacheSize } = await import('../../../firmware/identity/chain.js');
   const chain = [tlsLeaf, ca.certPem];
   t.ok(verifyChain(chain, { now, anchors, purpose: 'tls-client' }), 'verified (and kept)');
   // The same bytes again: the clock, anchors, purpose and signatures are still checked.
