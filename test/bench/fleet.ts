@@ -4,7 +4,11 @@
  * one service and browsing), for each N of --fleet (default 10,50,100) and each tool:
  *
  *  (b) together: all N started at once (nothing staggered) → time until every hub sees all others
- *      (per hub: its own count of resolved peers reaches N − 1), bounded by --fleet-deadline;
+ *      (per hub: its own count of resolved peers reaches N − 1), bounded by --fleet-deadline. peerhub
+ *      hubs are provisioned hubs booting together (a building's power coming back): their identities
+ *      (root and TLS keys, made by the agent's own code) are created before the clock starts, as their
+ *      first boot did; --fleet-first-boot starts them with empty data directories instead (each agent
+ *      makes its keys while the others start);
  *  (c) steady state: after --fleet-settle s, mDNS packets per minute per hub over --fleet-window s,
  *      counted on the bridge (nftables counters, one per switch port, UDP to port 5353 entering the
  *      bridge = what that hub sends), plus the CPU and RSS of the tool's processes over the window;
@@ -12,7 +16,8 @@
  *      and from its "ready" until it sees all N (--join-samples times; stopped gracefully in between).
  *
  *   npm run bench -- --only fleet [--fleet 10,50,100 --fleet-tools peerhub,avahi,zeroconf
- *       --fleet-window 120 [--fleet-settle S: default per size, settleFor] --fleet-deadline 300 --join-samples 3 --fleet-out docs/bench/fleet.json]
+ *       --fleet-window 120 [--fleet-settle S: default per size, settleFor] --fleet-deadline 300 --join-samples 3
+ *       [--fleet-first-boot] --fleet-out docs/bench/fleet.json]
  *
  * "ready": peerhub = its agent:ready event (control API up, after its first announcement);
  * avahi = avahi-publish printed "Established under name" (the daemon is started on a bus already
@@ -24,6 +29,7 @@
  * own event time (same machine clock).
  */
 import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
@@ -41,6 +47,9 @@ import {
   type Stamped,
 } from '../lab/harness.js';
 import { CLK_TCK, cpuTicks, type Stream } from '../lab/proc.js';
+import { hubDataDir } from '../lab/hub.js';
+import { silentLogger } from '../../firmware/core/logger.js';
+import { loadOrCreateIdentity } from '../../firmware/identity/files.js';
 import type { AvahiBrowseLine } from '../lab/avahi.js';
 import {
   HubFeed,
@@ -66,6 +75,8 @@ export interface FleetOptions {
   settleS: number | null;
   deadlineS: number;
   joinSamples: number;
+  /** peerhub together: start with empty data directories (keys made while starting), not provisioned hubs. */
+  firstBoot: boolean;
   out: string;
 }
 
@@ -90,6 +101,7 @@ export function fleetOptionsFromArgs(argv: string[]): FleetOptions {
       'fleet-settle': { type: 'string' }, // default: per fleet size (settleFor)
       'fleet-deadline': { type: 'string', default: '300' },
       'join-samples': { type: 'string', default: '3' },
+      'fleet-first-boot': { type: 'boolean', default: false },
       'fleet-out': { type: 'string', default: join(repoRoot(), 'docs/bench/fleet.json') },
     },
   });
@@ -109,6 +121,7 @@ export function fleetOptionsFromArgs(argv: string[]): FleetOptions {
         : Math.max(0, Math.min(600, Number(values['fleet-settle']))),
     deadlineS: Math.max(10, Math.min(1800, Number(values['fleet-deadline']))),
     joinSamples: Math.max(1, Math.min(20, Number(values['join-samples']))),
+    firstBoot: values['fleet-first-boot'] === true,
     out: String(values['fleet-out']),
   };
 }
@@ -489,6 +502,8 @@ export interface FleetRun {
     ready?: Summary; // spawn → ready per hub
     readyCount: number;
     deadlineS: number;
+    /** peerhub: 'later' = identities made before the clock started (provisioned hubs), 'first' = while starting. */
+    boot?: 'first' | 'later';
     problems?: string[]; // hubs not ready or not done by the deadline: state and output tail (first 5)
   };
   packets?: {
@@ -510,6 +525,23 @@ export interface FleetRun {
     samples: number;
   };
   error?: string;
+}
+
+/**
+ * Hubs 0..n−1 before the clock starts (not timed). 'first': empty data directories (a smaller fleet of
+ * the same invocation ran on these nodes). 'later': provisioned hubs — the identity a first boot makes
+ * (root and TLS keys and certificates), made by the agent's own code in each data directory unless
+ * there.
+ */
+async function prepareBoot(lab: Lab, n: number, boot: 'first' | 'later'): Promise<void> {
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const dataDir = hubDataDir(lab.node(i));
+    if (boot === 'first') await rm(dataDir, { recursive: true, force: true });
+    else await loadOrCreateIdentity({ now: () => Date.now(), logger: silentLogger() }, { dataDir });
+  }
+  const what = boot === 'first' ? 'data directories emptied' : 'identities in place';
+  log(`fleet peerhub ×${n}: ${what} in ${Math.round(performance.now() - t0)} ms (not timed)`);
 }
 
 async function runOne(
@@ -536,6 +568,8 @@ async function runOne(
       await Promise.all(batch.map((j) => avahiNodeOf(lab, j, avahiCache).startBus()));
     }
   }
+  const boot = tool !== 'peerhub' ? undefined : o.firstBoot ? 'first' : 'later';
+  if (boot) await prepareBoot(lab, n, boot);
   const res: FleetRun = {
     tool,
     n,
@@ -547,6 +581,7 @@ async function runOne(
       minSeen: 0,
       readyCount: 0,
       deadlineS: o.deadlineS,
+      ...(boot ? { boot } : {}),
     },
   };
   const members: Member[] = [];
@@ -580,6 +615,7 @@ async function runOne(
       ready: summarize(readyMs.filter((x): x is number => x !== null)),
       readyCount: readyMs.filter((x) => x !== null).length,
       deadlineS: o.deadlineS,
+      ...(boot ? { boot } : {}),
     };
     const stuck = members.filter((_, k) => readies[k] === null || seen[k]?.t === null);
     if (stuck.length > 0) {
@@ -805,7 +841,7 @@ function fleetTable(runs: readonly FleetRun[]): string {
 
 export const FLEET_NOTES = [
   'N hubs per tool on N lab nodes (own network namespace each, one bridge), 2 cores shared by all of them and by the observers.',
-  'together: all N spawned in one go (nothing staggered); a hub is done when it lists (resolved) all N − 1 others; "every hub saw all" (allMs) is from the first spawn until the last hub was done, each at its own moment; "whole" (wholeMs) is from the first spawn until every hub listed all others at the same moment (a loss after a hub was done undoes it), with the peers lost on the way (removals on the hubs\' streams; peerhub: by peer:lost reason).',
+  'together: all N spawned in one go (nothing staggered); peerhub hubs are provisioned (each identity — root and TLS keys — made before the clock starts by the agent\'s own code, as a first boot leaves it: hubs booting together after a power cut) unless the run says first boot (--fleet-first-boot: empty data directories, every agent makes its keys while the others start); a hub is done when it lists (resolved) all N − 1 others; "every hub saw all" (allMs) is from the first spawn until the last hub was done, each at its own moment; "whole" (wholeMs) is from the first spawn until every hub listed all others at the same moment (a loss after a hub was done undoes it), with the peers lost on the way (removals on the hubs\' streams; peerhub: by peer:lost reason).',
   'steady window: "lost since whole" counts removals from whole to the end of the window (a fleet that stays whole loses none); "still" is how many hubs list all others at the end.',
   'join: one more hub next to the N running ones, stopped gracefully between samples; "from start" is from its process spawn, "from ready" from its ready (peerhub: agent:ready event; avahi: avahi-publish established, the daemon started on an already running bus; zeroconf: register_service returned). Negative: it had seen them all before it was ready.',
   'packets: nftables counters in the switch namespace, one per port, for UDP to port 5353 entering the bridge (each hub’s own mDNS: queries, answers, announcements, goodbyes), over the window after the settle time; CPU and RSS are those of the tool’s processes (peerhub: the agent; avahi: avahi-daemon + its dbus-daemon, not the avahi-publish/avahi-browse clients; zeroconf: the python process) per hub.',

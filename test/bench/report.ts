@@ -44,6 +44,7 @@ interface FleetRunJ {
     hubsComplete: number;
     minSeen: number;
     deadlineS: number;
+    boot?: 'first' | 'later';
   };
   packets?: {
     meanPerHubPerMin: number;
@@ -68,6 +69,13 @@ function lostText(t: FleetRunJ['together']): string {
     .map(([k, v]) => `${v} ${k}`)
     .join(', ');
   return `${t.lostBeforeWhole ?? 0} peers lost${reasons ? ` (${reasons})` : ''}`;
+}
+
+/** peerhub fleets: whether the hubs made their keys while starting (first boot) or had them (provisioned). */
+function bootText(t: FleetRunJ['together']): string {
+  if (t.boot === 'first') return '; first boot: keys made while starting';
+  if (t.boot === 'later') return '; provisioned hubs: keys made before';
+  return '';
 }
 
 function load(dir: string, name: string): Json | null {
@@ -321,13 +329,13 @@ export function buildReport(benchDir: string): Report {
           : r.together.wholeMs != null
             ? {
                 v: r.together.wholeMs,
-                text: `${ms(r.together.wholeMs)} <small>(last hub done ${ms(r.together.allMs ?? r.together.wholeMs)}; ${lostText(r.together)} on the way)</small>`,
+                text: `${ms(r.together.wholeMs)} <small>(last hub done ${ms(r.together.allMs ?? r.together.wholeMs)}; ${lostText(r.together)} on the way${bootText(r.together)})</small>`,
               }
             : r.together.wholeMs === null
               ? {
                   v: r.together.deadlineS * 1000 + 1,
                   lower: true,
-                  text: `> ${r.together.deadlineS} s <small>(never all at once; ${lostText(r.together)}; each hub done by ${r.together.allMs === null ? '—' : ms(r.together.allMs)})</small>`,
+                  text: `> ${r.together.deadlineS} s <small>(never all at once; ${lostText(r.together)}; each hub done by ${r.together.allMs === null ? '—' : ms(r.together.allMs)}${bootText(r.together)})</small>`,
                 }
               : r.together.complete && r.together.allMs !== null
                 ? {

@@ -188,6 +188,11 @@ export interface HubOptions {
   waitReady?: boolean; // default true
 }
 
+/** The agent's data directory on a lab node (identity, contacts, state): known before the hub starts. */
+export function hubDataDir(node: Pick<LabNode, 'dir'>): string {
+  return join(node.dir, 'hub', 'data');
+}
+
 export class Hub {
   readonly index: number;
   readonly nickname: string;
@@ -206,7 +211,7 @@ export class Hub {
     this.index = node.index;
     this.nickname = opts.nickname ?? `Hub ${node.index}`;
     this.dir = join(node.dir, 'hub');
-    this.dataDir = join(this.dir, 'data');
+    this.dataDir = hubDataDir(node);
     this.socket = join(this.dir, 'control.sock');
     this.configPath = join(this.dir, 'peerhub.toml');
   }

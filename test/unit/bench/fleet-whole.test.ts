@@ -1,5 +1,5 @@
 import t from 'tap';
-import { wholeAt } from '../../../test/bench/fleet.js';
+import { fleetOptionsFromArgs, wholeAt } from '../../../test/bench/fleet.js';
 
 const add = (t: number, name: string) => ({ t, s: { kind: 'add' as const, name } });
 const remove = (t: number, name: string) => ({ t, s: { kind: 'remove' as const, name } });
@@ -14,4 +14,14 @@ t.test('whole: the first moment every hub lists all the others at once', async (
   t.equal(wholeAt([a.slice(0, 2), b, c], expected), 6, 'without the loss: when the last hub is done');
   t.equal(wholeAt([a.slice(0, 3), b, c], expected), null, 'never whole');
   t.equal(wholeAt([[add(1, 'B')], [add(2, 'A')]], [new Set(['B']), new Set(['A'])]), 2);
+});
+
+t.test('together: provisioned hubs unless --fleet-first-boot', async (t) => {
+  t.equal(
+    fleetOptionsFromArgs([]).firstBoot,
+    false,
+    'default: hubs booting with the keys of their first boot',
+  );
+  t.equal(fleetOptionsFromArgs(['--fleet', '100', '--fleet-first-boot']).firstBoot, true);
+  t.same(fleetOptionsFromArgs(['--fleet', '100,10', '--fleet-first-boot']).sizes, [10, 100]);
 });
