@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { AvahiNode } from './avahi.js';
 import { Hub, type HubOptions } from './hub.js';
 import { agentBuilt, agentCliPath, repoRoot } from './paths.js';
-import { raiseNeighbourLimits, restoreNeighbourLimits } from './neighbours.js';
+import { raiseNeighbourLimits, restoreLeftoverLimits, restoreNeighbourLimits } from './neighbours.js';
 import { must, run, runSync, Stream, waitFor, type StreamOptions, type WaitOptions } from './proc.js';
 
 export { waitFor, Stream, percentile, rssKB, type RunResult, type Stamped, type Exit } from './proc.js';
@@ -195,6 +195,7 @@ export async function createLab(t: Teardown, opts: LabOptions): Promise<Lab> {
   if (opts.hubs < 1 || opts.hubs > 110) throw new Error(`hubs must be 1..110, got ${opts.hubs}`);
   installExitHandlers();
   sweepStaleLabs();
+  for (const p of restoreLeftoverLimits()) console.error(`# lab: ${p} put back (a killed lab had raised it)`);
   const lab = new Lab(opts.hubs, t);
   live.add(lab);
   t.teardown(() => lab.close());

@@ -8,19 +8,59 @@
  * multicast lost after its first 20 s and dropped most of its peers by RFC 6762 §10.5 a minute in.
  *
  * The limits are raised (never lowered) before a lab is built and put back when the last lab of the
- * machine is gone (no phlab-* namespace left) and nobody changed them meanwhile.
+ * machine is gone (no phlab-* namespace left) and nobody changed them meanwhile. What was replaced is
+ * also written to a file: a lab process killed before its clean-up (SIGKILL, a CI time-out) leaves the
+ * limits raised, and the next lab puts them back once no lab is left (restoreLeftoverLimits).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runSync } from './proc.js';
 
 const FAMILIES = ['ipv4', 'ipv6'] as const;
 const KNOBS = ['gc_thresh1', 'gc_thresh2', 'gc_thresh3'] as const;
-const path = (family: string, knob: string): string => `/proc/sys/net/${family}/neigh/default/${knob}`;
+
+/** Where the knobs and the record of what we replaced live (a unit test points them at a temp dir). */
+export const neighbourFiles = {
+  sys: '/proc/sys',
+  record: join(tmpdir(), 'peerhub-lab-neighbours.json'),
+};
+const path = (family: string, knob: string): string =>
+  `${neighbourFiles.sys}/net/${family}/neigh/default/${knob}`;
 
 /** What we replaced: path → [original value, value we wrote]. */
 const replaced = new Map<string, [number, number]>();
 
 const read = (p: string): number => Number(readFileSync(p, 'utf8').trim());
+
+function saveRecord(): void {
+  try {
+    if (replaced.size === 0) rmSync(neighbourFiles.record, { force: true });
+    else writeFileSync(neighbourFiles.record, JSON.stringify(Object.fromEntries(replaced)));
+  } catch {
+    // best effort: without the record only a killed lab's limits stay raised (harmless, see above)
+  }
+}
+
+/** Put back `record`'s knobs that still hold the value we wrote; returns the paths put back. */
+function putBack(record: ReadonlyMap<string, readonly [number, number]>): string[] {
+  const done: string[] = [];
+  for (const [p, [original, wrote]] of record) {
+    try {
+      if (read(p) !== wrote) continue; // changed by someone else since: theirs
+      writeFileSync(p, String(original));
+      done.push(p);
+    } catch {
+      // best effort: a higher limit is harmless
+    }
+  }
+  return done;
+}
+
+const labsLeft = (): boolean => {
+  const ns = runSync('ip', ['netns', 'list']);
+  return ns.code !== 0 || /\bphlab-/.test(ns.stdout);
+};
 
 /** Entries a lab of `nodes` hubs may need at once: each node's peers plus its multicast groups. */
 export function neighbourEntriesFor(nodes: number): [number, number, number] {
@@ -43,6 +83,7 @@ export function raiseNeighbourLimits(nodes: number): string[] {
         writeFileSync(p, String(target));
         if (!replaced.has(p)) replaced.set(p, [now, target]);
         else (replaced.get(p) as [number, number])[1] = target;
+        saveRecord();
       } catch {
         failed.push(p);
       }
@@ -53,15 +94,32 @@ export function raiseNeighbourLimits(nodes: number): string[] {
 
 /** Put back what we raised, once no lab namespace is left on the machine (another process may run one). */
 export function restoreNeighbourLimits(): void {
-  if (replaced.size === 0) return;
-  const ns = runSync('ip', ['netns', 'list']);
-  if (ns.code !== 0 || /\bphlab-/.test(ns.stdout)) return;
-  for (const [p, [original, wrote]] of replaced) {
-    try {
-      if (read(p) === wrote) writeFileSync(p, String(original));
-    } catch {
-      // best effort: a higher limit is harmless
-    }
-  }
+  if (replaced.size === 0 || labsLeft()) return;
+  putBack(replaced);
   replaced.clear();
+  saveRecord();
+}
+
+/**
+ * Before a lab raises the limits: put back what a lab process that died without cleaning up had raised,
+ * if no lab is left on the machine (call after sweeping dead labs' namespaces). Returns the paths put back.
+ */
+export function restoreLeftoverLimits(hasLabs: () => boolean = labsLeft): string[] {
+  if (replaced.size > 0) return []; // ours: restored when our last lab goes
+  let record: Map<string, [number, number]>;
+  try {
+    const parsed = JSON.parse(readFileSync(neighbourFiles.record, 'utf8')) as Record<string, unknown>;
+    const knob = (p: string, v: unknown): v is [number, number] =>
+      p.startsWith(`${neighbourFiles.sys}/net/`) &&
+      Array.isArray(v) &&
+      v.length === 2 &&
+      v.every((x) => Number.isInteger(x) && (x as number) > 0);
+    record = new Map(Object.entries(parsed).filter((e): e is [string, [number, number]] => knob(...e)));
+  } catch {
+    return []; // no record (or an unreadable one: nothing known to put back)
+  }
+  if (hasLabs()) return [];
+  const done = putBack(record);
+  rmSync(neighbourFiles.record, { force: true });
+  return done;
 }
