@@ -374,6 +374,15 @@ const zcSighting = (e: ZcEvent): Sighting | undefined =>
 
 const BROWSE_SETTLE_MS = 3000;
 const BROWSE_ATTEMPTS = 3;
+/**
+ * avahi-publish gives up at once when its D-Bus calls fail: with 100 daemons, their buses and 100
+ * resolving browsers on 2 cores, a third of the publishers exited at start ("Failed to create client
+ * object: Daemon not running", "Failed to create entry group: An unexpected D-Bus error occurred") and
+ * their services were never on the LAN. Started again, a second apart; the hub is ready when one is
+ * established, the time of the failed attempts included.
+ */
+const PUBLISH_ATTEMPTS = 5;
+const PUBLISH_RETRY_MS = 1000;
 
 /** The bus must already run (avahiNode.startBus()): the daemon is timed from its own spawn. */
 function startAvahi(a: AvahiNode, node: number, name: string, deadlineMs: number): Member {
@@ -396,12 +405,24 @@ function startAvahi(a: AvahiNode, node: number, name: string, deadlineMs: number
         throw new Error(`${name}: avahi-browse exited ${attempt} times at start`);
     }
   };
+  let publishRetries = 0;
+  const startPublish = async (): Promise<Stream> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await a.publish(name, AVAHI_TYPE, 7443, ['v=1', 'st=Online'], deadlineMs);
+      } catch (err) {
+        // Only a publisher that exited is started again (not one that never got there in time).
+        if (attempt >= PUBLISH_ATTEMPTS || !/exited/.test((err as Error).message)) throw err;
+        publishRetries++;
+        const why = (err as Error).message.split('\n').slice(-1)[0]?.trim();
+        log(`fleet avahi: ${name}: avahi-publish exited at start (attempt ${attempt}): ${why}`);
+        await sleep(PUBLISH_RETRY_MS);
+      }
+    }
+  };
   const up = a.startDaemon(deadlineMs).then(async () => {
     // The publisher does not wait for the browser's check: its timing stays the daemon's own.
-    const [, p] = await Promise.all([
-      startBrowse(),
-      a.publish(name, AVAHI_TYPE, 7443, ['v=1', 'st=Online'], deadlineMs),
-    ]);
+    const [, p] = await Promise.all([startBrowse(), startPublish()]);
     return (pub = p);
   });
   up.catch((err: Error) => (failure = err.message.split('\n')[0] ?? ''));
@@ -421,7 +442,7 @@ function startAvahi(a: AvahiNode, node: number, name: string, deadlineMs: number
       browse ? fold((browse as Stream<AvahiBrowseLine>).records, avahiSighting, expected) : 0,
     sightings: () => (browse ? stamped((browse as Stream<AvahiBrowseLine>).records, avahiSighting) : []),
     diag: () =>
-      `${name}: avahi-daemon ${a.log?.running ? 'running' : 'not running'}, publisher ${pub ? 'up' : 'not up'}${failure ? ` (${failure})` : ''}\n${a.log?.tail(8) ?? ''}`,
+      `${name}: avahi-daemon ${a.log?.running ? 'running' : 'not running'}, publisher ${pub ? 'up' : 'not up'}${publishRetries ? ` after ${publishRetries} restarts` : ''}${failure ? ` (${failure})` : ''}\n${a.log?.tail(8) ?? ''}`,
     async seenAll(expected, target, since, timeout) {
       const t0 = performance.now();
       const ok = await Promise.race([
