@@ -63,6 +63,7 @@ import {
   writeJson,
   type Summary,
 } from './common.js';
+import { KeptBrowser } from './kept-browser.js';
 import { ZeroconfPeer, type ZcEvent } from './zeroconf.js';
 
 export type FleetTool = 'peerhub' | 'avahi' | 'zeroconf';
@@ -238,7 +239,7 @@ async function seenAllOn<T>(
     const r = await wait((v) => pred(toSighting(v)), { since, timeout: Math.max(1, timeout) });
     return { t: r.t, seen: seen.size };
   } catch (err) {
-    if (/within|no matching/.test((err as Error).message))
+    if (/within|no matching|gave up/.test((err as Error).message))
       return { t: null, seen: seen.size, missing: [...expected].filter((x) => !seen.has(x)) };
     throw err;
   }
@@ -372,8 +373,9 @@ const zcSighting = (e: ZcEvent): Sighting | undefined =>
       ? { kind: 'remove', name: e.name }
       : undefined;
 
-const BROWSE_SETTLE_MS = 3000;
-const BROWSE_ATTEMPTS = 3;
+/** avahi-browse restarts per hub (see kept-browser.ts), a second apart. */
+const BROWSE_RESTARTS = 5;
+const BROWSE_RETRY_MS = 1000;
 /**
  * avahi-publish gives up at once when its D-Bus calls fail: with 100 daemons, their buses and 100
  * resolving browsers on 2 cores, a third of the publishers exited at start ("Failed to create client
@@ -386,25 +388,15 @@ const PUBLISH_RETRY_MS = 1000;
 
 /** The bus must already run (avahiNode.startBus()): the daemon is timed from its own spawn. */
 function startAvahi(a: AvahiNode, node: number, name: string, deadlineMs: number): Member {
-  let browse: Stream<AvahiBrowseLine> | null = null;
   let pub: Stream | null = null;
   let failure = '';
   const spawnedAt = performance.now();
-  // With 100 daemons and their buses starting on 2 cores, avahi-browse sometimes exits at once with
-  // "avahi_service_browser_new() failed: An unexpected D-Bus error occurred" (its D-Bus call to the daemon
-  // failed under load); a browser still running after BROWSE_SETTLE_MS has its ServiceBrowser. Retried.
-  const startBrowse = async (): Promise<Stream<AvahiBrowseLine>> => {
-    for (let attempt = 1; ; attempt++) {
-      const s = (browse = a.browseStream(AVAHI_TYPE));
-      const exited = await Promise.race([
-        s.exited.then(() => true),
-        sleep(BROWSE_SETTLE_MS).then(() => false),
-      ]);
-      if (!exited) return s;
-      if (attempt >= BROWSE_ATTEMPTS)
-        throw new Error(`${name}: avahi-browse exited ${attempt} times at start`);
-    }
-  };
+  const browse = new KeptBrowser(() => a.browseStream(AVAHI_TYPE), {
+    name: `fleet avahi: ${name}`,
+    restarts: BROWSE_RESTARTS,
+    retryMs: BROWSE_RETRY_MS,
+    log,
+  });
   let publishRetries = 0;
   const startPublish = async (): Promise<Stream> => {
     for (let attempt = 1; ; attempt++) {
@@ -421,9 +413,8 @@ function startAvahi(a: AvahiNode, node: number, name: string, deadlineMs: number
     }
   };
   const up = a.startDaemon(deadlineMs).then(async () => {
-    // The publisher does not wait for the browser's check: its timing stays the daemon's own.
-    const [, p] = await Promise.all([startBrowse(), startPublish()]);
-    return (pub = p);
+    browse.start(); // the publisher does not wait for the browser: its timing stays the daemon's own
+    return (pub = await startPublish());
   });
   up.catch((err: Error) => (failure = err.message.split('\n')[0] ?? ''));
   up.catch(() => undefined);
@@ -438,21 +429,19 @@ function startAvahi(a: AvahiNode, node: number, name: string, deadlineMs: number
       if (!p) return null;
       return p.records.find((r) => /Established/.test(r.value))?.t ?? performance.now();
     },
-    nowSeen: (expected) =>
-      browse ? fold((browse as Stream<AvahiBrowseLine>).records, avahiSighting, expected) : 0,
-    sightings: () => (browse ? stamped((browse as Stream<AvahiBrowseLine>).records, avahiSighting) : []),
+    nowSeen: (expected) => fold(browse.records, avahiSighting, expected),
+    sightings: () => stamped(browse.records, avahiSighting),
     diag: () =>
-      `${name}: avahi-daemon ${a.log?.running ? 'running' : 'not running'}, publisher ${pub ? 'up' : 'not up'}${publishRetries ? ` after ${publishRetries} restarts` : ''}${failure ? ` (${failure})` : ''}\n${a.log?.tail(8) ?? ''}`,
+      `${name}: avahi-daemon ${a.log?.running ? 'running' : 'not running'}, publisher ${pub ? 'up' : 'not up'}${publishRetries ? ` after ${publishRetries} restarts` : ''}${failure ? ` (${failure})` : ''}, ${browse.describe()}\n${a.log?.tail(8) ?? ''}`,
     async seenAll(expected, target, since, timeout) {
       const t0 = performance.now();
       const ok = await Promise.race([
         up.then(() => true).catch(() => false),
         sleep(timeout).then(() => false),
       ]);
-      if (!ok || !browse) return { t: null, seen: 0 };
-      const b = browse as Stream<AvahiBrowseLine>;
+      if (!ok) return { t: null, seen: 0 };
       return seenAllOn(
-        (p, o) => b.waitForRecord(p, o),
+        (p, o) => browse.waitForRecord(p, o),
         avahiSighting,
         expected,
         target,
@@ -462,7 +451,7 @@ function startAvahi(a: AvahiNode, node: number, name: string, deadlineMs: number
     },
     async stop() {
       await up.catch(() => undefined);
-      await (browse as Stream<AvahiBrowseLine> | null)?.stop('SIGTERM', 3_000);
+      await browse.stop();
       await (pub as Stream | null)?.stop('SIGTERM', 3_000);
       await a.stopDaemon();
     },

@@ -212,6 +212,12 @@ export class Stream<T = string> {
     return this.exit === null;
   }
 
+  /** Call `fn` with each record from now on; returns the function that stops it. */
+  onRecord(fn: (rec: Stamped<T>) => void): () => void {
+    this.bus.on('record', fn);
+    return () => void this.bus.off('record', fn);
+  }
+
   /** Write a line to the child's stdin. */
   send(line: string): void {
     this.proc.stdin?.write(line + '\n');
