@@ -373,18 +373,22 @@ const zcSighting = (e: ZcEvent): Sighting | undefined =>
       ? { kind: 'remove', name: e.name }
       : undefined;
 
-/** avahi-browse restarts per hub (see kept-browser.ts), a second apart. */
-const BROWSE_RESTARTS = 5;
-const BROWSE_RETRY_MS = 1000;
+/**
+ * avahi-browse restarts per hub (see kept-browser.ts) and avahi-publish attempts: 1 s, then doubling up
+ * to 16 s between them (≈ 2 minutes in all). With 5 tries a second apart, one hub of 100 saw its
+ * browser fail each time (D-Bus errors while the fleet's daemons were busiest) and the fleet could not
+ * be whole.
+ */
+const BROWSE_RESTARTS = 10;
+const RETRY_MS = 1000;
 /**
  * avahi-publish gives up at once when its D-Bus calls fail: with 100 daemons, their buses and 100
  * resolving browsers on 2 cores, a third of the publishers exited at start ("Failed to create client
  * object: Daemon not running", "Failed to create entry group: An unexpected D-Bus error occurred") and
- * their services were never on the LAN. Started again, a second apart; the hub is ready when one is
- * established, the time of the failed attempts included.
+ * their services were never on the LAN. Started again (pauses as for the browser); the hub is ready
+ * when one is established, the time of the failed attempts included.
  */
-const PUBLISH_ATTEMPTS = 5;
-const PUBLISH_RETRY_MS = 1000;
+const PUBLISH_ATTEMPTS = BROWSE_RESTARTS + 1;
 
 /** The bus must already run (avahiNode.startBus()): the daemon is timed from its own spawn. */
 function startAvahi(a: AvahiNode, node: number, name: string, deadlineMs: number): Member {
@@ -394,7 +398,7 @@ function startAvahi(a: AvahiNode, node: number, name: string, deadlineMs: number
   const browse = new KeptBrowser(() => a.browseStream(AVAHI_TYPE), {
     name: `fleet avahi: ${name}`,
     restarts: BROWSE_RESTARTS,
-    retryMs: BROWSE_RETRY_MS,
+    retryMs: RETRY_MS,
     log,
   });
   let publishRetries = 0;
@@ -408,7 +412,7 @@ function startAvahi(a: AvahiNode, node: number, name: string, deadlineMs: number
         publishRetries++;
         const why = (err as Error).message.split('\n').slice(-1)[0]?.trim();
         log(`fleet avahi: ${name}: avahi-publish exited at start (attempt ${attempt}): ${why}`);
-        await sleep(PUBLISH_RETRY_MS);
+        await sleep(RETRY_MS * 2 ** Math.min(4, attempt - 1));
       }
     }
   };

@@ -2,7 +2,7 @@
  * A fleet hub's avahi-browse -rp, kept running. With 100 avahi-daemons, their buses and 100 resolving
  * browsers on 2 cores, avahi clients fail their D-Bus calls ("Failed to create client object: Daemon not
  * running", "An unexpected D-Bus error occurred") — at start, and in one run a minute in — and
- * avahi-browse exits. It is started again (a second later, a bounded number of times); its lines across
+ * avahi-browse exits. It is started again (after a growing pause, a bounded number of times); its lines across
  * restarts are one timeline, and an exit first removes everything the dead browser listed (the hub's
  * view is gone until the new one lists the services again).
  */
@@ -14,7 +14,7 @@ import { waitForStamped, type Stamped, type Stream } from '../lab/proc.js';
 export interface KeptBrowserOptions {
   name: string; // for messages
   restarts: number; // at most this many restarts, then it gives up
-  retryMs: number;
+  retryMs: number; // before the first restart, doubled for each next one (up to 16×)
   log: (msg: string) => void;
 }
 
@@ -100,10 +100,13 @@ export class KeptBrowser {
     }
     this.restarts++;
     this.o.log(`${this.o.name}: avahi-browse exited (${this.lastError}); started again (${this.restarts})`);
-    this.retry = setTimeout(() => {
-      this.retry = null;
-      if (!this.stopped) this.launch();
-    }, this.o.retryMs);
+    this.retry = setTimeout(
+      () => {
+        this.retry = null;
+        if (!this.stopped) this.launch();
+      },
+      this.o.retryMs * 2 ** Math.min(4, this.restarts - 1),
+    );
   }
 }
 
