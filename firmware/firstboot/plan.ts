@@ -110,6 +110,9 @@ export const WLAN_NETWORK = [
 export function planFirstBoot(s: FirstBootSettings, snap: Snapshot, opts: PlanOptions): Plan {
   const actions: Action[] = [];
   const errors: string[] = [];
+  // Commands that act on systemd while it is booting go last, after every file (the admin's SSH keys
+  // included) is written: if one hangs or the run is stopped during it, nothing else is lost.
+  const last: Action[] = [];
 
   if (s.hostname !== undefined) {
     const name = s.hostname;
@@ -209,7 +212,7 @@ export function planFirstBoot(s: FirstBootSettings, snap: Snapshot, opts: PlanOp
     // The boot transaction was computed before this ran: systemd learns the new wants from a reload; if
     // wlan0 is already there (its device unit active, so the wants will not fire), start it now.
     if (opts.live) {
-      actions.push(
+      last.push(
         { kind: 'run', what: 'wifi: systemd reload', argv: ['systemctl', 'daemon-reload'] },
         {
           kind: 'run',
@@ -246,5 +249,5 @@ export function planFirstBoot(s: FirstBootSettings, snap: Snapshot, opts: PlanOp
       );
     }
   }
-  return { actions, errors };
+  return { actions: [...actions, ...last], errors };
 }

@@ -114,16 +114,6 @@ t.test('every setting → exactly these actions, in this order', async (t) => {
       what: 'wifi: no start at every boot',
       path: '/etc/systemd/system/multi-user.target.wants/wpa_supplicant@wlan0.service',
     },
-    { kind: 'run', what: 'wifi: systemd reload', argv: ['systemctl', 'daemon-reload'] },
-    {
-      kind: 'run',
-      what: 'wifi: start wpa_supplicant@wlan0.service if wlan0 is already there',
-      argv: [
-        'sh',
-        '-c',
-        'if [ -e /sys/class/net/wlan0 ]; then exec systemctl --no-block start wpa_supplicant@wlan0.service; fi',
-      ],
-    },
     {
       kind: 'mkdir',
       what: 'ssh: /home/admin/.ssh',
@@ -140,6 +130,17 @@ t.test('every setting → exactly these actions, in this order', async (t) => {
       mode: 0o600,
       uid: 1000,
       gid: 1000,
+    },
+    // Commands on the booting systemd last, once every file (the SSH keys included) is written.
+    { kind: 'run', what: 'wifi: systemd reload', argv: ['systemctl', 'daemon-reload'] },
+    {
+      kind: 'run',
+      what: 'wifi: start wpa_supplicant@wlan0.service if wlan0 is already there',
+      argv: [
+        'sh',
+        '-c',
+        'if [ -e /sys/class/net/wlan0 ]; then exec systemctl --no-block start wpa_supplicant@wlan0.service; fi',
+      ],
     },
   ]);
   // Ethernet is never part of a plan.
