@@ -63,7 +63,7 @@ import {
   writeJson,
   type Summary,
 } from './common.js';
-import { KeptBrowser } from './kept-browser.js';
+import { KeptBrowser, restartDelayMs } from './kept-browser.js';
 import { ZeroconfPeer, type ZcEvent } from './zeroconf.js';
 
 export type FleetTool = 'peerhub' | 'avahi' | 'zeroconf';
@@ -412,7 +412,7 @@ function startAvahi(a: AvahiNode, node: number, name: string, deadlineMs: number
         publishRetries++;
         const why = (err as Error).message.split('\n').slice(-1)[0]?.trim();
         log(`fleet avahi: ${name}: avahi-publish exited at start (attempt ${attempt}): ${why}`);
-        await sleep(RETRY_MS * 2 ** Math.min(4, attempt - 1));
+        await sleep(restartDelayMs(RETRY_MS, attempt));
       }
     }
   };

@@ -105,9 +105,14 @@ export class KeptBrowser {
         this.retry = null;
         if (!this.stopped) this.launch();
       },
-      this.o.retryMs * 2 ** Math.min(4, this.restarts - 1),
+      restartDelayMs(this.o.retryMs, this.restarts),
     );
   }
+}
+
+/** The pause before restart number `n` (1, 2, …): `baseMs`, doubled for each next one, up to 16×. */
+export function restartDelayMs(baseMs: number, n: number): number {
+  return baseMs * 2 ** Math.min(4, n - 1);
 }
 
 /** The names resolved (`=`) and not removed since, by these lines. */

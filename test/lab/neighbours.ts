@@ -72,6 +72,7 @@ export function neighbourEntriesFor(nodes: number): [number, number, number] {
 export function raiseNeighbourLimits(nodes: number): string[] {
   const failed: string[] = [];
   const want = neighbourEntriesFor(nodes);
+  let wrote = false;
   for (const family of FAMILIES) {
     // gc_thresh3 first: the kernel keeps thresh1 ≤ thresh2 ≤ thresh3 only by convention, but raise top-down.
     for (let k = KNOBS.length - 1; k >= 0; k--) {
@@ -83,12 +84,13 @@ export function raiseNeighbourLimits(nodes: number): string[] {
         writeFileSync(p, String(target));
         if (!replaced.has(p)) replaced.set(p, [now, target]);
         else (replaced.get(p) as [number, number])[1] = target;
-        saveRecord();
+        wrote = true;
       } catch {
         failed.push(p);
       }
     }
   }
+  if (wrote) saveRecord(); // once, and only then: the record file may be another live lab's
   return failed;
 }
 
