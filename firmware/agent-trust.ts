@@ -30,7 +30,12 @@ import { parsePeerId, peerName } from './identity/index.js';
 import { TlsCertificates } from './identity/tls.js';
 import type { Identity } from './identity/types.js';
 import type { LocalPresenceState } from './me/types.js';
-import { createCardFetcher, createNearbyVerifier, parseEndpoint, type NearbyEvents } from './nearby/index.js';
+import {
+  createEndpointProver,
+  createNearbyVerifier,
+  parseEndpoint,
+  type NearbyEvents,
+} from './nearby/index.js';
 import type { NearbyPeer, PresenceEvents, PresenceService } from './presence/types.js';
 import { PeerClient } from './wire/client.js';
 import { startPeerServer } from './wire/server.js';
@@ -142,7 +147,7 @@ export async function startTrust(deps: TrustDeps): Promise<Trust> {
         ];
         return () => offs.forEach((off) => off());
       },
-      fetchCard: createCardFetcher({
+      prove: createEndpointProver({
         clock,
         logger: clientLog,
         credentials: () => tls.current(),

@@ -1,16 +1,16 @@
 /** People Near Me, verified: which nearby hubs proved the id they announce, and which are spoofs. */
 export type {
-  CardTarget,
   NearbyEvents,
   NearbyVerifier,
   NearbyVerifierDeps,
   NearbyVerifierInit,
   PeerEventType,
   PeopleNearMeRow,
+  ProofTarget,
 } from './types.js';
 export { createNearbyVerifier } from './verifier.js';
-export { createCardFetcher } from './fetch-card.js';
-export type { CardFetcherDeps } from './fetch-card.js';
+export { createEndpointProver } from './prove.js';
+export type { EndpointProverDeps } from './prove.js';
 export { parseEndpoint } from './endpoint.js';
 export type { HostPort } from './endpoint.js';
 export { classify, retryDelay, step as verifyStep, VERIFY_DEFAULTS } from './machine.js';

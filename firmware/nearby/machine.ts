@@ -133,19 +133,19 @@ function settle(s: VerifyState, o: CheckOutcome, now: number, cfg: VerifyConfig)
 }
 
 /**
- * Classify a card fetch: resolved with a card naming `claimed` → verified; PH_ERR_PEER_SPOOF → spoof
+ * Classify a proof (a TLS handshake): resolved proving `claimed` → verified; PH_ERR_PEER_SPOOF → spoof
  * (the presented id from the error's `presented`, else its message); anything else → failed.
  */
 export function classify(
   claimed: string,
-  r: { ok: true; card: unknown } | { ok: false; error: unknown },
+  r: { ok: true; proven: unknown } | { ok: false; error: unknown },
   canon: (id: string) => string = (id) => id,
 ): CheckOutcome {
   if (r.ok) {
-    const id = (r.card as { peerId?: unknown } | null)?.peerId;
+    const id = r.proven;
     if (typeof id === 'string' && safeCanon(canon, id) === safeCanon(canon, claimed))
       return { kind: 'verified' };
-    return { kind: 'failed', reason: 'card names another peer id' };
+    return { kind: 'failed', reason: 'the proof names another peer id' };
   }
   const e = r.error as { code?: unknown; presented?: unknown; message?: unknown } | null;
   if (e?.code === 'PH_ERR_PEER_SPOOF') {

@@ -19,7 +19,7 @@ export interface NearbyEvents {
 
 export type PeerEventType = 'peer:found' | 'peer:changed' | 'peer:lost';
 
-export interface CardTarget {
+export interface ProofTarget {
   peerId: string;
   host: string;
   port: number;
@@ -31,8 +31,11 @@ export interface NearbyVerifierDeps {
   bus: Emitter<NearbyEvents>;
   peers(): NearbyPeer[];
   onPeerEvent(fn: (type: PeerEventType, peer: NearbyPeer) => void): () => void;
-  /** `GET /v1/card` over a connection to exactly this endpoint; rejects PH_ERR_PEER_SPOOF on a wrong root. */
-  fetchCard(target: CardTarget): Promise<unknown>;
+  /**
+   * A TLS handshake to exactly this endpoint: resolves with the peer id it proved, rejects
+   * PH_ERR_PEER_SPOOF (with `presented`) on another root.
+   */
+  prove(target: ProofTarget): Promise<{ peerId: string }>;
   isContact(peerId: string): boolean;
 }
 
@@ -42,7 +45,7 @@ export interface NearbyVerifierInit {
   retryMs?: number; // first retry of an unreachable endpoint (30 s), doubled up to 16×
   busyRetryMs?: number; // the same after a check that got no answer in time (30 s)
   maxAttempts?: number; // failed handshakes before giving up until the peer is found again (8)
-  checkTimeoutMs?: number; // a handshake + card fetch slower than this counts as unreachable (20 s)
+  checkTimeoutMs?: number; // a handshake slower than this counts as unreachable (20 s)
   maxTargets?: number; // (peer id, endpoint) pairs tracked at most (1024)
   rememberMs?: number; // a pair proven this recently is verified again without a check when re-found (5 min)
 }

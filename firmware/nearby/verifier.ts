@@ -1,5 +1,5 @@
 /**
- * The shell around the verification machine: follows the People Near Me table, runs card fetches
+ * The shell around the verification machine: follows the People Near Me table, runs proofs
  * (a TLS handshake proves or refutes the announced id) with bounded concurrency, schedules retries and
  * emits `peer:verified` / `peer:spoof`. One machine per (announced peer id, endpoint).
  */
@@ -255,9 +255,9 @@ class Verifier implements NearbyVerifier {
       settle({ kind: 'failed', reason: `no answer in ${this.cfg.checkTimeoutMs} ms`, busy: true }),
     );
     Promise.resolve()
-      .then(() => this.deps.fetchCard({ peerId: t.id, host: ep.host, port: ep.port }))
+      .then(() => this.deps.prove({ peerId: t.id, host: ep.host, port: ep.port }))
       .then(
-        (card) => settle(classify(t.id, { ok: true, card }, parsePeerId)),
+        (proof) => settle(classify(t.id, { ok: true, proven: proof?.peerId }, parsePeerId)),
         (error: unknown) => settle(classify(t.id, { ok: false, error }, parsePeerId)),
       );
   }

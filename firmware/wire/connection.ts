@@ -111,6 +111,27 @@ function openVerifiedSocket(deps: PeerClientDeps, target: PeerTarget, o: ClientO
   });
 }
 
+/**
+ * One TLS handshake to exactly `target`, closed at once: resolves with the peer id the server proved
+ * (its TLS 1.3 CertificateVerify signs this handshake with a key whose chain ends at that root) and
+ * rejects PH_ERR_PEER_SPOOF / PH_ERR_CHAIN_* / unreachable / time-out otherwise. No HTTP/2 byte is
+ * sent: People Near Me needs the proof, not a request (a card fetch after the handshake cost both
+ * hubs ≈ 30 % more CPU per check, and a hub checks every hub it finds).
+ */
+export async function proveEndpoint(
+  deps: PeerClientDeps,
+  target: PeerTarget,
+  connectTimeoutMs = CLIENT_DEFAULTS.connectTimeoutMs,
+): Promise<{ peerId: string }> {
+  const socket = await openVerifiedSocket(deps, target, { ...CLIENT_DEFAULTS, connectTimeoutMs });
+  // close_notify + FIN; the server's session ends on it. Bounded if the server never closes its side.
+  socket.setTimeout(1000, () => socket.destroy());
+  socket.on('error', () => undefined); // a reset after the proof changes nothing
+  socket.resume(); // drain what the server sends (session ticket, SETTINGS) so its FIN is read
+  socket.end();
+  return { peerId: target.peerId };
+}
+
 /** A live, verified session with keep-alives. `onGone` runs once when it ends for any reason. */
 export class PeerConnection {
   readonly session: ClientHttp2Session;

@@ -17,6 +17,6 @@ export { startPeerServer, DEFAULT_PEER_PORT, SERVER_DEFAULTS } from './server.js
 export type { PeerServer, PeerServerDeps, PeerServerInit } from './server.js';
 export { PeerClient } from './client.js';
 export type { PeerClientInit } from './client.js';
-export { CLIENT_DEFAULTS } from './connection.js';
+export { CLIENT_DEFAULTS, proveEndpoint } from './connection.js';
 export { DEFAULT_RATE_LIMIT, TokenBuckets } from './limits.js';
 export type { RateLimit } from './limits.js';

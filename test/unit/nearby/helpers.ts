@@ -1,4 +1,4 @@
-/** A fake People Near Me table and a scripted card fetch, for the verifier's shell tests. */
+/** A fake People Near Me table and a scripted proof (TLS handshake), for the verifier's shell tests. */
 import { ManualClock } from '../../../firmware/core/clock.js';
 import { PeerhubError } from '../../../firmware/core/errors.js';
 import { silentLogger } from '../../../firmware/core/logger.js';
@@ -33,8 +33,11 @@ export function nearby(
   };
 }
 
-/** What the endpoint does when checked: answer with a card for `card`, prove another id, fail, or hang. */
-export type Behaviour = { card: string } | { spoof: string } | 'down' | 'hang';
+/**
+ * What the endpoint does when checked: prove `proves` (as if the handshake checked that root), prove
+ * another id than asked (`spoof`), fail, or hang.
+ */
+export type Behaviour = { proves: string } | { spoof: string } | 'down' | 'hang';
 
 export interface Harness {
   clock: ManualClock;
@@ -42,7 +45,7 @@ export interface Harness {
   events: Array<{ type: keyof NearbyEvents; data: unknown }>;
   calls: string[];
   behave: Map<string, Behaviour>;
-  /** Resolve every hanging fetch of an endpoint with its current behaviour. */
+  /** Resolve every hanging proof of an endpoint with its current behaviour. */
   release(endpoint: string): void;
   found(p: NearbyPeer): void;
   changed(p: NearbyPeer): void;
@@ -61,13 +64,13 @@ export function harness(initial: NearbyPeer[] = []): Harness {
   const behave = new Map<string, Behaviour>();
   const hanging = new Map<string, Array<() => void>>();
   const contacts = new Set<string>();
-  const run = (b: Behaviour | undefined, peerId: string): unknown => {
+  const run = (b: Behaviour | undefined, peerId: string): { peerId: string } => {
     if (b === undefined || b === 'down') throw new PeerhubError('PH_ERR_PEER_UNREACHABLE', 'refused');
     if (b === 'hang') throw new Error('still hanging');
     if ('spoof' in b) {
       throw new PeerhubError('PH_ERR_PEER_SPOOF', `x presented peer id ${b.spoof}, expected ${peerId}`);
     }
-    return { peerId: b.card, nickname: 'n' };
+    return { peerId: b.proves };
   };
   const emit = (type: PeerEventType, p: NearbyPeer): void => {
     for (const l of listeners) l(type, p);
@@ -81,7 +84,7 @@ export function harness(initial: NearbyPeer[] = []): Harness {
       listeners.add(fn);
       return () => listeners.delete(fn);
     },
-    fetchCard: async ({ peerId, host, port }) => {
+    prove: async ({ peerId, host, port }) => {
       const ep = `${host}:${port}`;
       calls.push(ep);
       const b = behave.get(ep);

@@ -98,9 +98,9 @@ t.test('lost ends the machine and cancels its timer', async (t) => {
 });
 
 t.test('classify', async (t) => {
-  t.same(classify('A', { ok: true, card: { peerId: 'A' } }), { kind: 'verified' });
-  t.match(classify('A', { ok: true, card: { peerId: 'B' } }), { kind: 'failed', reason: /another/ });
-  t.match(classify('A', { ok: true, card: null }), { kind: 'failed' });
+  t.same(classify('A', { ok: true, proven: 'A' }), { kind: 'verified' });
+  t.match(classify('A', { ok: true, proven: 'B' }), { kind: 'failed', reason: /another/ });
+  t.match(classify('A', { ok: true, proven: undefined }), { kind: 'failed' });
   const spoof = new PeerhubError('PH_ERR_PEER_SPOOF', 'h:1 presented peer id MMM, expected A');
   t.same(classify('A', { ok: false, error: spoof }), { kind: 'spoof', presented: 'MMM' });
   t.same(classify('A', { ok: false, error: Object.assign(spoof, { presented: 'XYZ' }) }), {

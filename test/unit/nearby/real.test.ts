@@ -2,12 +2,12 @@ import t from 'tap';
 import { systemClock } from '../../../firmware/core/clock.js';
 import { silentLogger } from '../../../firmware/core/logger.js';
 import {
-  createCardFetcher,
+  createEndpointProver,
   createNearbyVerifier,
   type NearbyEvents,
 } from '../../../firmware/nearby/index.js';
 import type { NearbyPeer } from '../../../firmware/presence/types.js';
-import { makePeer, startServer, until } from '../wire/helpers.js';
+import { fakeDeps, makePeer, startServer, until } from '../wire/helpers.js';
 import { nearby } from './helpers.js';
 
 const [me, alice, mallory] = await Promise.all([makePeer(), makePeer(), makePeer()]);
@@ -15,7 +15,14 @@ const [me, alice, mallory] = await Promise.all([makePeer(), makePeer(), makePeer
 t.test(
   'real handshakes: the owner is verified, a hub announcing her id with its own key is a spoof',
   async (t) => {
-    const realServer = await startServer(t, alice);
+    let cards = 0;
+    const aliceDeps = fakeDeps(alice);
+    const realServer = await startServer(
+      t,
+      alice,
+      {},
+      { ...aliceDeps, card: () => (cards++, aliceDeps.card()) },
+    );
     const fakeServer = await startServer(t, mallory);
     const real = nearby('Alice', alice.peerId, [`127.0.0.1:${realServer.port}`]);
     const fake = nearby('Alice (2)', alice.peerId, [`127.0.0.1:${fakeServer.port}`]);
@@ -33,7 +40,7 @@ t.test(
           listener = fn;
           return () => (listener = null);
         },
-        fetchCard: createCardFetcher({
+        prove: createEndpointProver({
           clock: systemClock,
           logger: silentLogger(),
           credentials: () => me.creds,
@@ -46,6 +53,11 @@ t.test(
     t.teardown(() => v.stop());
     await v.start();
     t.ok(await until(() => events.length === 1, 5000), 'owner verified');
+    // The proof is the handshake alone: the server saw our chain (a mutual TLS session) and no request,
+    // and the connection does not linger.
+    t.ok(await until(() => realServer.counters().liveSessions === 0, 5000), 'proof connection closed');
+    t.match(realServer.counters(), { connections: 1, sessions: 1, rejectedChains: 0 });
+    t.equal(cards, 0, 'no card fetched');
     // The spoofer shows up after a session to the real owner was made: it must get its own handshake.
     table.set(fake.instance, fake);
     listener!('peer:found', fake);

@@ -13,7 +13,7 @@ t.test('the real owner is verified; a hub announcing the same id with another ke
   const real = nearby('Alice', ALICE, ['10.0.0.2:7443']);
   const fake = nearby('Alice (2)', ALICE, ['10.0.0.66:7443']);
   const h = harness([real]);
-  h.behave.set('10.0.0.2:7443', { card: ALICE });
+  h.behave.set('10.0.0.2:7443', { proves: ALICE });
   h.behave.set('10.0.0.66:7443', { spoof: MALLORY });
   h.contacts.add(ALICE);
   const v = start(t, h);
@@ -56,9 +56,9 @@ t.test('the real owner is verified; a hub announcing the same id with another ke
   t.same(v.rowsOf(MALLORY), [], 'an id nobody announces has no rows');
 });
 
-t.test('a card naming another id is not a proof', async (t) => {
+t.test('a proof of another id than asked is not a proof', async (t) => {
   const h = harness([nearby('Bob', BOB, ['10.0.0.3:7443'])]);
-  h.behave.set('10.0.0.3:7443', { card: ALICE });
+  h.behave.set('10.0.0.3:7443', { proves: ALICE });
   const v = start(t, h);
   await v.start();
   await flush();
@@ -84,7 +84,7 @@ t.test('unreachable: unverified (not spoof), retried with back-off, verified onc
   h.clock.advance(59_999);
   await flush();
   t.equal(h.calls.length, 2);
-  h.behave.set('10.0.0.3:7443', { card: BOB });
+  h.behave.set('10.0.0.3:7443', { proves: BOB });
   h.clock.advance(1);
   await flush();
   t.equal(h.calls.length, 3, 'then 60 s later');
@@ -109,7 +109,7 @@ t.test('gives up after maxAttempts until found again', async (t) => {
   await flush();
   t.equal(h.calls.length, 2);
   t.equal(h.clock.pending, 0);
-  h.behave.set('10.0.0.3:7443', { card: BOB });
+  h.behave.set('10.0.0.3:7443', { proves: BOB });
   h.lost(bob);
   h.found(bob);
   await flush();
@@ -128,7 +128,7 @@ t.test('bounded concurrency; a hanging check times out and frees its slot', asyn
   await flush();
   t.equal(h.calls.length, 4);
   t.match(v.counters(), { inflight: 4, queued: 6, targets: 10 });
-  h.behave.set('10.0.1.0:7443', { card: '0'.repeat(52) });
+  h.behave.set('10.0.1.0:7443', { proves: '0'.repeat(52) });
   h.release('10.0.1.0:7443');
   await flush();
   t.equal(h.calls.length, 5, 'a settled check lets the next one start');
@@ -139,7 +139,7 @@ t.test('bounded concurrency; a hanging check times out and frees its slot', asyn
   t.match(rowOf(v, 'P1'), { verified: false, spoof: false });
   t.match(v.counters(), { inflight: 4 });
   // A hanging fetch that answers after its time-out is ignored.
-  h.behave.set('10.0.1.1:7443', { card: '1'.repeat(52) });
+  h.behave.set('10.0.1.1:7443', { proves: '1'.repeat(52) });
   h.release('10.0.1.1:7443');
   await flush();
   t.match(rowOf(v, 'P1'), { verified: false });
@@ -158,7 +158,7 @@ t.test('no work for lost peers; a late answer for a lost peer is dropped', async
   t.same(h.calls, ['10.0.0.2:7443']);
   h.lost(b); // queued: never checked
   h.lost(a); // in flight: its answer is dropped
-  h.behave.set('10.0.0.2:7443', { card: ALICE });
+  h.behave.set('10.0.0.2:7443', { proves: ALICE });
   h.release('10.0.0.2:7443');
   await flush();
   t.same(h.calls, ['10.0.0.2:7443', '10.0.0.4:7443']);
@@ -172,7 +172,7 @@ t.test('no work for lost peers; a late answer for a lost peer is dropped', async
 t.test('re-checked when endpoints change; not on a mere status change', async (t) => {
   const a = nearby('A', ALICE, ['10.0.0.2:7443']);
   const h = harness([a]);
-  h.behave.set('10.0.0.2:7443', { card: ALICE });
+  h.behave.set('10.0.0.2:7443', { proves: ALICE });
   h.behave.set('10.0.0.9:7443', { spoof: MALLORY });
   const v = start(t, h);
   await v.start();
@@ -222,7 +222,7 @@ t.test('stop: no timers, no listeners, no events afterwards', async (t) => {
   await v.stop();
   await v.stop();
   t.equal(h.clock.pending, 0);
-  h.behave.set('10.0.0.2:7443', { card: ALICE });
+  h.behave.set('10.0.0.2:7443', { proves: ALICE });
   h.release('10.0.0.2:7443');
   h.found(nearby('C', MALLORY, ['10.0.0.4:7443']));
   await flush();
@@ -234,7 +234,7 @@ t.test('stop: no timers, no listeners, no events afterwards', async (t) => {
 async function bobProven(t: Test, init: Record<string, number> = {}) {
   const bob = nearby('Bob', BOB, ['10.0.0.3:7443']);
   const h = harness([bob]);
-  h.behave.set('10.0.0.3:7443', { card: BOB });
+  h.behave.set('10.0.0.3:7443', { proves: BOB });
   const v = start(t, h, init);
   await v.start();
   await flush();
@@ -297,7 +297,7 @@ t.test('a proven pair whose check fails later is checked again when re-found', a
   await flush();
   t.equal(h.calls.length, 2);
   t.match(rowOf(v, 'Bob'), { verified: false });
-  h.behave.set('10.0.0.3:7443', { card: BOB });
+  h.behave.set('10.0.0.3:7443', { proves: BOB });
   h.lost(bob);
   h.found(bob);
   await flush();
