@@ -9,14 +9,15 @@
  *      (root and TLS keys, made by the agent's own code) are created before the clock starts, as their
  *      first boot did; --fleet-first-boot starts them with empty data directories instead (each agent
  *      makes its keys while the others start);
- *  (c) steady state: after --fleet-settle s, mDNS packets per minute per hub over --fleet-window s,
+ *  (c) steady state: after --fleet-settle s, mDNS packets per minute per hub over --fleet-window s
+ *      (240 by default: ≥ 4 refresh rounds, so the window's phase moves the rate by ≤ 60/240 per round),
  *      counted on the bridge (nftables counters, one per switch port, UDP to port 5353 entering the
  *      bridge = what that hub sends), plus the CPU and RSS of the tool's processes over the window;
  *  (a) join: one more hub started on node N next to the N running ones → time from its process start
  *      and from its "ready" until it sees all N (--join-samples times; stopped gracefully in between).
  *
  *   npm run bench -- --only fleet [--fleet 10,50,100 --fleet-tools peerhub,avahi,zeroconf
- *       --fleet-window 120 [--fleet-settle S: default per size, settleFor] --fleet-deadline 300 --join-samples 3
+ *       --fleet-window 240 [--fleet-settle S: default per size, settleFor] --fleet-deadline 300 --join-samples 3
  *       [--fleet-first-boot] --fleet-out docs/bench/fleet.json]
  *
  * "ready": peerhub = its agent:ready event (control API up, after its first announcement);
@@ -98,7 +99,9 @@ export function fleetOptionsFromArgs(argv: string[]): FleetOptions {
     options: {
       fleet: { type: 'string', default: '10,50,100' },
       'fleet-tools': { type: 'string', default: 'peerhub,avahi,zeroconf' },
-      'fleet-window': { type: 'string', default: '120' },
+      // Refresh rounds come every ≈ 48 s (peerhub: 80–82 % of a 60 s TTL; avahi ≈ 96 s): a window holds a
+      // whole number of them ± 1, so a 60 s window read 1.0 or 2.1 packets/min per hub by its phase alone.
+      'fleet-window': { type: 'string', default: '240' },
       'fleet-settle': { type: 'string' }, // default: per fleet size (settleFor)
       'fleet-deadline': { type: 'string', default: '300' },
       'join-samples': { type: 'string', default: '3' },
@@ -856,7 +859,7 @@ function fleetTable(runs: readonly FleetRun[]): string {
 export const FLEET_NOTES = [
   'N hubs per tool on N lab nodes (own network namespace each, one bridge), 2 cores shared by all of them and by the observers.',
   'together: all N spawned in one go (nothing staggered); peerhub hubs are provisioned (each identity — root and TLS keys — made before the clock starts by the agent\'s own code, as a first boot leaves it: hubs booting together after a power cut) unless the run says first boot (--fleet-first-boot: empty data directories, every agent makes its keys while the others start); a hub is done when it lists (resolved) all N − 1 others; "every hub saw all" (allMs) is from the first spawn until the last hub was done, each at its own moment; "whole" (wholeMs) is from the first spawn until every hub listed all others at the same moment (a loss after a hub was done undoes it), with the peers lost on the way (removals on the hubs\' streams; peerhub: by peer:lost reason).',
-  'steady window: "lost since whole" counts removals from whole to the end of the window (a fleet that stays whole loses none); "still" is how many hubs list all others at the end.',
+  'steady window: its length (windowS, in the run\'s configuration) sets how far its phase can move the packet rate: refresh rounds are periodic (peerhub: each hub answers once per round, a round every ≈ 48 s — 80–82 % of its 60 s TTL), a window holds a whole number of them ± 1, so ± 60/W packets/min per hub for a W s window (± 1 at 60 s, runs before 2026-12-03 18:00 UTC; ± 0.25 at 240 s, the default since). "lost since whole" counts removals from whole to the end of the window (a fleet that stays whole loses none); "still" is how many hubs list all others at the end.',
   'join: one more hub next to the N running ones, stopped gracefully between samples; "from start" is from its process spawn, "from ready" from its ready (peerhub: agent:ready event; avahi: avahi-publish established, the daemon started on an already running bus; zeroconf: register_service returned). Negative: it had seen them all before it was ready.',
   'packets: nftables counters in the switch namespace, one per port, for UDP to port 5353 entering the bridge (each hub’s own mDNS: queries, answers, announcements, goodbyes), over the window after the settle time; CPU and RSS are those of the tool’s processes (peerhub: the agent; avahi: avahi-daemon + its dbus-daemon, not the avahi-publish/avahi-browse clients; zeroconf: the python process) per hub.',
   'peerhub event times: arrival here of the hub’s control-API event stream, except events from before this process could connect (the socket opens after the first announcement), which carry the hub’s own time (same machine clock).',

@@ -9,7 +9,7 @@
  *       python3-zeroconf anchor, nodes 4 and 5 of the same lab, --samples/--cycles as above)
  *   npm run bench -- --only crash [--crash-samples 3 --crash-cap 300 --crash-out docs/bench/crash.json]
  *       (test/bench/crash.ts: kill -9 → gone for peerhub, avahi, zeroconf; a crashed / unplugged contact)
- *   npm run bench -- --only fleet [--fleet 10,50,100 --fleet-tools peerhub,avahi,zeroconf --fleet-window 120
+ *   npm run bench -- --only fleet [--fleet 10,50,100 --fleet-tools peerhub,avahi,zeroconf --fleet-window 240
  *       --fleet-settle S (default per size: 36 s for 10, 180 s for 50, 360 s for 100) --fleet-deadline 300 --join-samples 3 --fleet-out docs/bench/fleet.json]
  *       (test/bench/fleet.ts: N hubs per tool: a joiner, N started together, packets/min on the bridge)
  *   npm run bench -- --only presence-cpu   (test/bench/presence-cpu.ts: presence CPU per hub, 50 hubs started
