@@ -55,7 +55,7 @@ import {
   type Teardown,
   type WatchEvent,
 } from '../lab/harness.js';
-import { CLK_TCK, cpuTicks, waitForStamped } from '../lab/proc.js';
+import { CLK_TCK, cpuTicksOr0, machineBusyTicks, waitForStamped } from '../lab/proc.js';
 import { unitNodeFlags } from '../lab/paths.js';
 import { summarize, type Summary } from './trust.js';
 
@@ -332,13 +332,6 @@ interface Node {
 }
 
 /** A process that is gone counts 0 (agents may exit while a window is sampled). */
-function ticksOr0(pid: number): number {
-  try {
-    return cpuTicks(pid);
-  } catch {
-    return 0;
-  }
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -357,10 +350,10 @@ async function settle(
   let quiet = 0;
   let cores = NaN;
   while (performance.now() < deadline) {
-    const c0 = pids.reduce((a, p) => a + ticksOr0(p), 0);
+    const c0 = pids.reduce((a, p) => a + cpuTicksOr0(p), 0);
     const w0 = performance.now();
     await sleep(1000);
-    const c1 = pids.reduce((a, p) => a + ticksOr0(p), 0);
+    const c1 = pids.reduce((a, p) => a + cpuTicksOr0(p), 0);
     cores = (c1 - c0) / CLK_TCK / ((performance.now() - w0) / 1000);
     quiet = cores < maxCores ? quiet + 1 : 0;
     if (quiet >= 2) return { settled: true, cores: round2(cores), ms: Math.round(performance.now() - t0) };
@@ -662,7 +655,7 @@ class CpuSampler {
 
   private sample(): void {
     const pids = this.nodes.map((n) => n.hub.pid ?? 0);
-    this.samples.push({ t: performance.now(), machine: machineBusyTicks(), ticks: pids.map(ticksOr0) });
+    this.samples.push({ t: performance.now(), machine: machineBusyTicks(), ticks: pids.map(cpuTicksOr0) });
     if (this.samples.length > 20_000) this.samples.shift();
   }
 
@@ -754,22 +747,16 @@ interface Load {
   membersPeersLost?: number; // … on the members' streams, summed
 }
 
-function machineBusyTicks(): number {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
-  // user nice system idle iowait irq softirq steal
-  return (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0);
-}
-
 /** Start measuring; the function returned ends it (agents started meanwhile count from zero). */
 function loadMeter(lab: Lab): () => Load {
-  const a0 = new Map(lab.livePids().map((p) => [p, ticksOr0(p)]));
+  const a0 = new Map(lab.livePids().map((p) => [p, cpuTicksOr0(p)]));
   const w0 = performance.now();
   const m0 = machineBusyTicks();
   const c0 = process.cpuUsage();
   return () => {
     const wall = (performance.now() - w0) / 1000;
     const machine = (machineBusyTicks() - m0) / CLK_TCK;
-    const agents = lab.livePids().reduce((a, p) => a + ticksOr0(p) - (a0.get(p) ?? 0), 0) / CLK_TCK;
+    const agents = lab.livePids().reduce((a, p) => a + cpuTicksOr0(p) - (a0.get(p) ?? 0), 0) / CLK_TCK;
     const c = process.cpuUsage(c0);
     const bench = (c.user + c.system) / 1e6;
     const per = (x: number): number => round2(x / Math.max(wall, 0.001));

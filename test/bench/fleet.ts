@@ -47,7 +47,7 @@ import {
   type Lab,
   type Stamped,
 } from '../lab/harness.js';
-import { CLK_TCK, cpuTicks, type Stream } from '../lab/proc.js';
+import { CLK_TCK, cpuTicksOr0, type Stream } from '../lab/proc.js';
 import { hubDataDir } from '../lab/hub.js';
 import { silentLogger } from '../../firmware/core/logger.js';
 import { loadOrCreateIdentity } from '../../firmware/identity/files.js';
@@ -64,6 +64,7 @@ import {
   writeJson,
   type Summary,
 } from './common.js';
+import { CpuTrace, type CpuUsed } from './cpu-trace.js';
 import { KeptBrowser, restartDelayMs } from './kept-browser.js';
 import { ZeroconfPeer, type ZcEvent } from './zeroconf.js';
 
@@ -521,6 +522,12 @@ export interface FleetRun {
     deadlineS: number;
     /** peerhub: 'later' = identities made before the clock started (provisioned hubs), 'first' = while starting. */
     boot?: 'first' | 'later';
+    /**
+     * CPU from the first spawn until whole (or the deadline), sampled every second: what the hubs'
+     * processes used (hubsCoreS; the tool's processes, as in the steady window) and what the whole
+     * machine was busy (machineCoreS), in core-seconds, against cores × untilMs available.
+     */
+    cpu?: CpuUsed;
     problems?: string[]; // hubs not ready or not done by the deadline: state and output tail (first 5)
   };
   packets?: {
@@ -606,6 +613,7 @@ async function runOne(
     // (b) together
     const t0 = performance.now();
     for (let i = 0; i < n; i++) members.push(start(i, names[i] as string));
+    const trace = new CpuTrace(() => members.flatMap((m) => m.pids()));
     const [seen, readies] = await Promise.all([
       Promise.all(
         members.map((m) =>
@@ -658,6 +666,8 @@ async function runOne(
       members.map(expectedOf),
     );
     const wholeUntil = whole ?? performance.now();
+    res.together.cpu = trace.until(t0, wholeUntil);
+    trace.stop();
     const removals = (from: number, to: number) =>
       members.reduce(
         (acc, m) =>
@@ -685,12 +695,12 @@ async function runOne(
     );
     await counters.reset();
     const pids = members.flatMap((m) => m.pids());
-    const cpu0 = new Map(pids.map((p) => [p, safeTicks(p)]));
+    const cpu0 = new Map(pids.map((p) => [p, cpuTicksOr0(p)]));
     const w0 = performance.now();
     await sleep(o.windowS * 1000);
     const counts = await counters.read();
     const wall = (performance.now() - w0) / 1000;
-    const cpuS = pids.reduce((acc, p) => acc + (safeTicks(p) - (cpu0.get(p) ?? 0)), 0) / CLK_TCK;
+    const cpuS = pids.reduce((acc, p) => acc + (cpuTicksOr0(p) - (cpu0.get(p) ?? 0)), 0) / CLK_TCK;
     const rssMB = pids.reduce((acc, p) => acc + (rssKB(p) || 0), 0) / 1024;
     const rates = Array.from({ length: n }, (_, i) => ((counts[i] ?? 0) / wall) * 60);
     const total = rates.reduce((a, b) => a + b, 0);
@@ -773,14 +783,6 @@ async function runOne(
   return res;
 }
 
-function safeTicks(pid: number): number {
-  try {
-    return cpuTicks(pid);
-  } catch {
-    return 0;
-  }
-}
-
 export async function runFleetBench(o: FleetOptions): Promise<number> {
   if (!(await labAvailable())) {
     console.error(`bench: ${LAB_SKIP}`);
@@ -859,6 +861,7 @@ function fleetTable(runs: readonly FleetRun[]): string {
 export const FLEET_NOTES = [
   'N hubs per tool on N lab nodes (own network namespace each, one bridge), 2 cores shared by all of them and by the observers.',
   'together: all N spawned in one go (nothing staggered); peerhub hubs are provisioned (each identity — root and TLS keys — made before the clock starts by the agent\'s own code, as a first boot leaves it: hubs booting together after a power cut) unless the run says first boot (--fleet-first-boot: empty data directories, every agent makes its keys while the others start); a hub is done when it lists (resolved) all N − 1 others; "every hub saw all" (allMs) is from the first spawn until the last hub was done, each at its own moment; "whole" (wholeMs) is from the first spawn until every hub listed all others at the same moment (a loss after a hub was done undoes it), with the peers lost on the way (removals on the hubs\' streams; peerhub: by peer:lost reason).',
+  "together, CPU: the hubs' processes (as counted for the steady window) and the whole machine (/proc/stat), sampled every second from the first spawn to the first sample at or after whole (or the deadline), in core-seconds, against cores × that time: a start that used all of it was bound by the CPU of this machine (every hub shares it), not by the protocol's timing.",
   'steady window: its length (windowS, in the run\'s configuration) sets how far its phase can move the packet rate: refresh rounds are periodic (peerhub: each hub answers once per round, a round every ≈ 48 s — 80–82 % of its 60 s TTL), a window holds a whole number of them ± 1, so ± 60/W packets/min per hub for a W s window (± 1 at 60 s, runs before 2026-12-03 18:00 UTC; ± 0.25 at 240 s, the default since). "lost since whole" counts removals from whole to the end of the window (a fleet that stays whole loses none); "still" is how many hubs list all others at the end.',
   'join: one more hub next to the N running ones, stopped gracefully between samples; "from start" is from its process spawn, "from ready" from its ready (peerhub: agent:ready event; avahi: avahi-publish established, the daemon started on an already running bus; zeroconf: register_service returned). Negative: it had seen them all before it was ready.',
   'packets: nftables counters in the switch namespace, one per port, for UDP to port 5353 entering the bridge (each hub’s own mDNS: queries, answers, announcements, goodbyes), over the window after the settle time; CPU and RSS are those of the tool’s processes (peerhub: the agent; avahi: avahi-daemon + its dbus-daemon, not the avahi-publish/avahi-browse clients; zeroconf: the python process) per hub.',

@@ -45,6 +45,7 @@ interface FleetRunJ {
     minSeen: number;
     deadlineS: number;
     boot?: 'first' | 'later';
+    cpu?: { untilMs: number; hubsCoreS: number; machineCoreS: number; cores: number };
   };
   packets?: {
     meanPerHubPerMin: number;
@@ -69,6 +70,14 @@ function lostText(t: FleetRunJ['together']): string {
     .map(([k, v]) => `${v} ${k}`)
     .join(', ');
   return `${t.lostBeforeWhole ?? 0} peers lost${reasons ? ` (${reasons})` : ''}`;
+}
+
+/** How much CPU the start took: the hubs' processes and the machine, against what the cores could give. */
+function cpuText(t: FleetRunJ['together']): string {
+  const c = t.cpu;
+  if (!c) return '';
+  const avail = (c.cores * c.untilMs) / 1000;
+  return `; CPU until then: hubs ${c.hubsCoreS} core-s, machine ${c.machineCoreS} of ${Math.round(avail)} (${c.cores} cores)`;
 }
 
 /** peerhub fleets: whether the hubs made their keys while starting (first boot) or had them (provisioned). */
@@ -329,13 +338,13 @@ export function buildReport(benchDir: string): Report {
           : r.together.wholeMs != null
             ? {
                 v: r.together.wholeMs,
-                text: `${ms(r.together.wholeMs)} <small>(last hub done ${ms(r.together.allMs ?? r.together.wholeMs)}; ${lostText(r.together)} on the way${bootText(r.together)})</small>`,
+                text: `${ms(r.together.wholeMs)} <small>(last hub done ${ms(r.together.allMs ?? r.together.wholeMs)}; ${lostText(r.together)} on the way${bootText(r.together)}${cpuText(r.together)})</small>`,
               }
             : r.together.wholeMs === null
               ? {
                   v: r.together.deadlineS * 1000 + 1,
                   lower: true,
-                  text: `> ${r.together.deadlineS} s <small>(never all at once; ${lostText(r.together)}; each hub done by ${r.together.allMs === null ? '—' : ms(r.together.allMs)}${bootText(r.together)})</small>`,
+                  text: `> ${r.together.deadlineS} s <small>(never all at once; ${lostText(r.together)}; each hub done by ${r.together.allMs === null ? '—' : ms(r.together.allMs)}${bootText(r.together)}${cpuText(r.together)})</small>`,
                 }
               : r.together.complete && r.together.allMs !== null
                 ? {

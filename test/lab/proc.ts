@@ -362,6 +362,22 @@ export function cpuTicks(pid: number): number {
   return Number(f[11]) + Number(f[12]);
 }
 
+/** cpuTicks, or 0 for a process that is gone (or not yet there). */
+export function cpuTicksOr0(pid: number): number {
+  try {
+    return cpuTicks(pid);
+  } catch {
+    return 0;
+  }
+}
+
+/** Ticks the whole machine was busy so far (all cores): /proc/stat's first line minus idle and iowait. */
+export function machineBusyTicks(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+  // user nice system idle iowait irq softirq steal
+  return (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0);
+}
+
 /**
  * The first record stamped at or after `opts.since` matching `pred`: from those already kept, else the
  * next `record` event on `bus`; rejects at the deadline or on `end.endEvent` (event-driven, no polling).
