@@ -668,6 +668,10 @@ async function runOne(
     const wholeUntil = whole ?? performance.now();
     res.together.cpu = trace.until(t0, wholeUntil);
     trace.stop();
+    const c = res.together.cpu;
+    log(
+      `fleet ${tool} ×${n}: CPU over the first ${c.untilMs} ms: hubs ${c.hubsCoreS} core-s, machine ${c.machineCoreS} of ${Math.round((c.cores * c.untilMs) / 1000)} (${c.cores} cores)`,
+    );
     const removals = (from: number, to: number) =>
       members.reduce(
         (acc, m) =>
