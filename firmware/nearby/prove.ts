@@ -11,7 +11,7 @@ export type EndpointProverDeps = Omit<PeerClientDeps, 'events'> & Partial<Pick<P
 
 /**
  * `prove` for createNearbyVerifier: resolves with the peer id the endpoint proved; a spoof error
- * carries `presented` (the id it proved instead).
+ * (PH_ERR_PEER_SPOOF) carries `presented`, the id it proved instead.
  */
 export function createEndpointProver(
   deps: EndpointProverDeps,
@@ -20,19 +20,6 @@ export function createEndpointProver(
   // default, still bounds the whole check).
   connectTimeoutMs = 15_000,
 ): (target: ProofTarget) => Promise<{ peerId: string }> {
-  return async (target) => {
-    let presented: string | undefined;
-    const events: PeerClientDeps['events'] = {
-      emit: (type, data) => {
-        if (type === 'peer:spoof') presented = (data as { presented: string }).presented;
-        return deps.events?.emit(type, data);
-      },
-    };
-    try {
-      return await proveEndpoint({ ...deps, events }, target, connectTimeoutMs);
-    } catch (e) {
-      if (presented !== undefined && typeof e === 'object' && e !== null) Object.assign(e, { presented });
-      throw e;
-    }
-  };
+  const events = deps.events ?? { emit: () => undefined };
+  return (target) => proveEndpoint({ ...deps, events }, target, connectTimeoutMs);
 }

@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.js';
 import type { Startable } from '../core/lifecycle.js';
 import type { Logger } from '../core/logger.js';
 import type { Emitter, NearbyPeer } from '../presence/types.js';
+import type { PeerTarget } from '../wire/types.js';
 
 /** A row of People Near Me as shown to the owner. */
 export interface PeopleNearMeRow extends NearbyPeer {
@@ -19,11 +20,8 @@ export interface NearbyEvents {
 
 export type PeerEventType = 'peer:found' | 'peer:changed' | 'peer:lost';
 
-export interface ProofTarget {
-  peerId: string;
-  host: string;
-  port: number;
-}
+/** Where a proof goes: the peer id announced and exactly the endpoint that announced it. */
+export type ProofTarget = PeerTarget;
 
 export interface NearbyVerifierDeps {
   logger: Logger;

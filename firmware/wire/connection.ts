@@ -21,7 +21,10 @@ export const CLIENT_DEFAULTS = {
 };
 export type ClientOptions = typeof CLIENT_DEFAULTS;
 
-/** Which peer a server's chain proves: throws PH_ERR_PEER_SPOOF (after emitting it) or PH_ERR_CHAIN_*. */
+/**
+ * Which peer a server's chain proves: throws PH_ERR_PEER_SPOOF (after emitting it; the error carries
+ * `presented`, the id the chain proved) or PH_ERR_CHAIN_*.
+ */
 function checkServer(deps: PeerClientDeps, socket: TLSSocket, target: PeerTarget): void {
   const chain = peerChainFromSocket(socket);
   const base = { now: deps.clock.now(), clockSynchronised: deps.clockSynchronised?.() ?? true };
@@ -39,10 +42,13 @@ function checkServer(deps: PeerClientDeps, socket: TLSSocket, target: PeerTarget
   }).rootPeerId;
   const { host, port } = target;
   deps.events.emit('peer:spoof', { expected: target.peerId, presented, host, port });
-  throw new PeerhubError(
-    'PH_ERR_PEER_SPOOF',
-    `${host}:${port} presented peer id ${presented}, expected ${target.peerId}`,
-    { statusCode: 502 },
+  throw Object.assign(
+    new PeerhubError(
+      'PH_ERR_PEER_SPOOF',
+      `${host}:${port} presented peer id ${presented}, expected ${target.peerId}`,
+      { statusCode: 502 },
+    ),
+    { presented },
   );
 }
 

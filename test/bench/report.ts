@@ -9,6 +9,7 @@
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { CpuUsed } from './cpu-trace.js';
 
 type Json = Record<string, unknown>;
 interface Sum {
@@ -45,7 +46,7 @@ interface FleetRunJ {
     minSeen: number;
     deadlineS: number;
     boot?: 'first' | 'later';
-    cpu?: { untilMs: number; hubsCoreS: number; machineCoreS: number; cores: number };
+    cpu?: CpuUsed;
   };
   packets?: {
     meanPerHubPerMin: number;
