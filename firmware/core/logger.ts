@@ -1,4 +1,4 @@
-import { pino, stdTimeFunctions, type DestinationStream } from 'pino';
+import { pino, stdTimeFunctions, type DestinationStream, type Logger as Pino } from 'pino';
 
 /** Structured, one line per event (journald collects stdout). Keys are never logged. */
 export interface Logger {
@@ -12,7 +12,7 @@ export interface Logger {
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 export function createLogger(level: LogLevel = 'info', dest: NodeJS.WritableStream = process.stdout): Logger {
-  return pino(
+  const root = pino(
     {
       level,
       base: { app: 'peerhub' },
@@ -21,7 +21,20 @@ export function createLogger(level: LogLevel = 'info', dest: NodeJS.WritableStre
       redact: { paths: ['key', 'privateKey', '*.key', '*.privateKey', 'keyPem', '*.keyPem'], remove: true },
     },
     dest as DestinationStream,
-  ) as unknown as Logger;
+  );
+  // pino appends a child's bindings to its parent's, so a component handed a logger that already names
+  // a component (the agent's `tls` given to the certificate manager's `tls-certificates`) would print
+  // the key twice in one JSON line. A child is made from the root with the bindings merged instead:
+  // one key each, the innermost value wins.
+  const own = (p: Pino): Record<string, unknown> => {
+    const { app: _base, ...rest } = p.bindings(); // the root's base is printed by the root itself
+    return rest;
+  };
+  const wrap = (p: Pino): Logger =>
+    Object.assign(Object.create(p) as Pino, {
+      child: (b: Record<string, unknown>) => wrap(root.child({ ...own(p), ...b })),
+    }) as unknown as Logger;
+  return wrap(root);
 }
 
 /** A logger that drops everything, or records lines for assertions. */
