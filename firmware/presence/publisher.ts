@@ -99,6 +99,31 @@ export class Publisher {
   goodbye(): void {
     if (this.published.length > 0) this.sendGoodbye(this.published);
     this.published = [];
+    this.silence();
+  }
+
+  /**
+   * Our link went down: nobody can hear a probe, an answer or a goodbye. Silence until linkChanged();
+   * what others cached from us stays `published` (it lives on in their caches until its TTL).
+   */
+  suspend(): void {
+    this.running = false;
+    this.silence();
+  }
+
+  /**
+   * RFC 6762 §13: a link change (link back up, another address) → probe and announce again. An A record
+   * of an address we no longer have is said goodbye to (the new one carries the cache-flush bit too).
+   */
+  linkChanged(): void {
+    this.running = true;
+    if (!this.ann || this.label === null) return;
+    this.rebuild();
+    this.goodbyeStale();
+    this.beginProbe();
+  }
+
+  private silence(): void {
     this.probe = probeStep(this.probe, { type: 'reset' }, this.d.clock.now()).state;
     this.announcer = initialAnnounceState();
     this.d.timers.arm('probe', null, () => undefined);

@@ -78,6 +78,8 @@ export class MdnsPresence implements PresenceService {
   private opening: Promise<void> | null = null;
   private running = false;
   private unsubscribe: (() => void) | null = null;
+  private unwatch: (() => void) | null = null;
+  private linked = true; // false while the interface has no address (link down, cable out)
   private cache = emptyCache();
   private query = initialQueryState();
   private table = new Map<string, NearbyPeer>();
@@ -123,6 +125,8 @@ export class MdnsPresence implements PresenceService {
     }
     this.running = true;
     this.unsubscribe = this.deps.transport.onMessage((buf, from) => this.receive(buf, from));
+    this.unwatch = this.deps.transport.onAddressesChanged((a) => this.linkChanged(a.map((x) => x.address)));
+    this.linked = true;
     this.stepQuery({ type: 'start', random: this.random() });
     this.publisher.started();
     this.log.info({ addresses: this.deps.transport.addresses() }, 'mDNS presence started');
@@ -139,6 +143,8 @@ export class MdnsPresence implements PresenceService {
     this.assembler.clear();
     this.unsubscribe?.();
     this.unsubscribe = null;
+    this.unwatch?.();
+    this.unwatch = null;
     this.cache = emptyCache();
     this.query = initialQueryState();
     this.table = new Map();
@@ -152,7 +158,7 @@ export class MdnsPresence implements PresenceService {
     if (!Number.isInteger(a.port) || a.port < 1 || a.port > 65535) {
       throw new PeerhubError('PH_ERR_BAD_REQUEST', `invalid port ${a.port}`, { statusCode: 400 });
     }
-    this.publisher.announce(a, this.running);
+    this.publisher.announce(a, this.running && this.linked);
   }
 
   async withdraw(): Promise<void> {
@@ -169,6 +175,26 @@ export class MdnsPresence implements PresenceService {
 
   counters(): Record<string, number> {
     return { ...this.wire.counters, cacheEntries: this.cache.entries.size, peers: this.table.size };
+  }
+
+  /**
+   * RFC 6762 §13: after a link change a responder probes and announces again, and a querier on a link
+   * that may be another network asks again from the start. While the link is down nothing is sent; the
+   * cache ages as it would for a silent LAN.
+   */
+  private linkChanged(addresses: string[]): void {
+    if (!this.running) return;
+    if (addresses.length === 0) {
+      this.linked = false;
+      this.log.warn({}, 'mDNS: no address on the interface (link down?): presence paused');
+      this.publisher.suspend();
+      this.stepQuery({ type: 'stop' });
+      return;
+    }
+    this.linked = true;
+    this.log.info({ addresses }, 'mDNS: link change: probing and announcing again (RFC 6762 §13)');
+    this.stepQuery({ type: 'start', random: this.random() });
+    this.publisher.linkChanged();
   }
 
   // ---- receive ------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ export interface TestLanOptions {
 export interface TestTransport extends MdnsTransport {
   readonly endpoint: Endpoint;
   readonly isOpen: boolean;
+  /** Move this host to another address, or take its link down (null): sends and receives stop. */
+  setAddress(address: string | null): void;
 }
 
 export interface Sniffed {
@@ -46,19 +48,31 @@ export function createTestLan(opts: TestLanOptions): TestLan {
   class LanTransport implements TestTransport {
     isOpen = false;
     readonly endpoint: Endpoint;
+    private linked = true;
     private readonly listeners = new Set<(p: Buffer, from: Endpoint) => void>();
+    private readonly watchers = new Set<(a: InterfaceAddress[]) => void>();
     constructor(address: string, port: number) {
       this.endpoint = { address, port };
+    }
+    setAddress(address: string | null): void {
+      this.linked = address !== null;
+      if (address !== null) this.endpoint.address = address;
+      for (const w of [...this.watchers]) w(this.addresses());
+    }
+    onAddressesChanged(fn: (a: InterfaceAddress[]) => void): () => void {
+      this.watchers.add(fn);
+      return () => this.watchers.delete(fn);
     }
     async open(): Promise<void> {
       this.isOpen = true;
       members.add(this);
     }
     addresses(): InterfaceAddress[] {
+      if (!this.linked) return [];
       return [{ address: this.endpoint.address, netmask: opts.netmask ?? '255.255.255.0' }];
     }
     send(packet: Buffer, dest?: Endpoint): void {
-      if (this.isOpen) lan.inject(packet, this.endpoint, dest);
+      if (this.isOpen && this.linked) lan.inject(packet, this.endpoint, dest);
     }
     onMessage(fn: (p: Buffer, from: Endpoint) => void): () => void {
       this.listeners.add(fn);
@@ -68,9 +82,10 @@ export function createTestLan(opts: TestLanOptions): TestLan {
       this.isOpen = false;
       members.delete(this);
       this.listeners.clear();
+      this.watchers.clear();
     }
     deliver(p: Buffer, from: Endpoint): void {
-      if (!this.isOpen) return;
+      if (!this.isOpen || !this.linked) return;
       for (const l of [...this.listeners]) l(Buffer.from(p), { ...from });
     }
   }

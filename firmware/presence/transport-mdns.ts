@@ -2,6 +2,10 @@
  * Production transport: multicast-dns manages the socket (reuseAddr, group membership, multicast
  * TTL 255, loopback, outgoing interface); we read raw datagrams off the dgram socket so the codec
  * (wire.ts) sees the bytes and the sender. EACCES/EADDRINUSE are fatal, everything else a warning.
+ * The interface's addresses are read again every `watchMs` (Node has no netlink events; libuv lists an
+ * interface only while it is up and has carrier, so a pulled cable reads as no address): a change
+ * moves the outgoing multicast interface and the group membership to the new address and is told to
+ * the service, which probes and announces again (RFC 6762 §13).
  */
 import dgram from 'node:dgram';
 import dns from 'node:dns';
@@ -14,10 +18,13 @@ import { MDNS_GROUP, MDNS_PORT } from './constants.js';
 import type { Endpoint, InterfaceAddress, MdnsTransport } from './transport.js';
 
 const RECV_BUFFER_BYTES = 1 << 20;
+/** How often the interface's addresses are read again: a link change is acted on within this. */
+export const ADDRESS_WATCH_MS = 2000;
 
 export interface MulticastDnsTransportInit {
   interface?: string; // name ('eth0') or IPv4 address; default: first non-internal IPv4
   port?: number; // tests only
+  watchMs?: number; // tests only (default ADDRESS_WATCH_MS)
 }
 
 /** Resolve an interface name or address to its IPv4 addresses. */
@@ -45,6 +52,18 @@ export function resolveInterface(spec?: string): InterfaceAddress[] {
   throw new PeerhubError('PH_ERR_PRESENCE_SOCKET', `no IPv4 address on interface ${spec}`);
 }
 
+/** resolveInterface, with "no IPv4 address now" (link down, cable out) as an empty list. */
+function currentAddresses(spec?: string): InterfaceAddress[] {
+  try {
+    return resolveInterface(spec);
+  } catch {
+    return [];
+  }
+}
+
+const sameAddresses = (a: InterfaceAddress[], b: InterfaceAddress[]): boolean =>
+  a.length === b.length && a.every((x, i) => x.address === b[i]?.address && x.netmask === b[i]?.netmask);
+
 /**
  * dgram resolves every destination before sending, and dns.lookup answers even an IP literal on the
  * next tick: a datagram would leave only after the rest of the current turn's work (a store write's
@@ -71,6 +90,8 @@ export function createMulticastDnsTransport(init: MulticastDnsTransportInit, log
   let mdns: ReturnType<typeof makeMdns> | null = null;
   let opening: Promise<void> | null = null;
   const listeners = new Set<(p: Buffer, from: Endpoint) => void>();
+  const watchers = new Set<(a: InterfaceAddress[]) => void>();
+  let watch: NodeJS.Timeout | null = null;
   const inflight = new Set<Promise<void>>();
   const port = init.port ?? MDNS_PORT;
 
@@ -102,6 +123,33 @@ export function createMulticastDnsTransport(init: MulticastDnsTransportInit, log
       m.once('error', (err: Error) => reject(wrap('PH_ERR_PRESENCE_SOCKET', `bind ${primary}:${port}`, err)));
     });
     m.on('error', (err: Error) => log.error({ err: err.message }, 'mDNS socket error'));
+    watch = setInterval(() => recheck(sock), init.watchMs ?? ADDRESS_WATCH_MS);
+    watch.unref();
+  };
+
+  const recheck = (sock: dgram.Socket): void => {
+    const next = currentAddresses(init.interface);
+    if (sameAddresses(next, addrs)) return;
+    const from = addrs.map((a) => a.address);
+    addrs = next;
+    const primary = next[0]?.address;
+    if (primary !== undefined) {
+      // Outgoing multicast leaves from the address set here (the old one would be refused as a source),
+      // and the group is joined on the new one (the kernel keeps a membership across a carrier loss:
+      // EADDRINUSE then, nothing to do).
+      const attempt = (what: string, fn: () => void, fine?: string): void => {
+        try {
+          fn();
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === fine) return;
+          log.warn({ err: (err as Error).message, address: primary }, `mDNS: ${what} failed`);
+        }
+      };
+      attempt('setting the multicast interface', () => sock.setMulticastInterface(primary));
+      attempt('joining the group', () => sock.addMembership(MDNS_GROUP, primary), 'EADDRINUSE');
+    }
+    log.info({ from, to: next.map((a) => a.address) }, 'interface addresses changed');
+    for (const w of [...watchers]) w(next);
   };
 
   return {
@@ -112,7 +160,8 @@ export function createMulticastDnsTransport(init: MulticastDnsTransportInit, log
     addresses: () => addrs,
     send(packet, dest) {
       const sock = socket;
-      if (!sock) return;
+      // No address (cable out): nothing can leave; the service is told and pauses, stragglers drop here.
+      if (!sock || addrs.length === 0) return;
       const p = new Promise<void>((resolve) => {
         sock.send(packet, dest?.port ?? port, dest?.address ?? MDNS_GROUP, (err) => {
           if (err) log.warn({ err: err.message, dest }, 'mDNS send failed');
@@ -126,10 +175,17 @@ export function createMulticastDnsTransport(init: MulticastDnsTransportInit, log
       listeners.add(fn);
       return () => listeners.delete(fn);
     },
+    onAddressesChanged(fn) {
+      watchers.add(fn);
+      return () => watchers.delete(fn);
+    },
     async close() {
       await opening?.catch(() => undefined);
       await Promise.race([Promise.all(inflight), new Promise((r) => setTimeout(r, 500).unref())]);
       listeners.clear();
+      watchers.clear();
+      if (watch) clearInterval(watch);
+      watch = null;
       const m = mdns;
       mdns = null;
       socket = null;

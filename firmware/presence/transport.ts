@@ -19,6 +19,11 @@ export interface MdnsTransport {
   addresses(): InterfaceAddress[];
   /** Multicast to 224.0.0.251:5353 unless `dest` is given (unicast). Never throws. */
   send(packet: Buffer, dest?: Endpoint): void;
+  /**
+   * Our addresses changed after open (DHCP renewal to another address, cable out: none, cable back in):
+   * called with the new list (empty while the link is down). Returns an unsubscribe.
+   */
+  onAddressesChanged(fn: (addresses: InterfaceAddress[]) => void): () => void;
   /** Datagrams received, ours included when multicast loopback is on. Returns an unsubscribe. */
   onMessage(fn: (packet: Buffer, from: Endpoint) => void): () => void;
   /** Closes the socket and awaits it. */
