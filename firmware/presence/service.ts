@@ -126,9 +126,12 @@ export class MdnsPresence implements PresenceService {
     this.running = true;
     this.unsubscribe = this.deps.transport.onMessage((buf, from) => this.receive(buf, from));
     this.unwatch = this.deps.transport.onAddressesChanged((a) => this.linkChanged(a.map((x) => x.address)));
-    this.linked = true;
-    this.stepQuery({ type: 'start', random: this.random() });
-    this.publisher.started();
+    // Started before the network (no address yet): the first address is a link change like any other.
+    this.linked = this.deps.transport.addresses().length > 0;
+    if (this.linked) {
+      this.stepQuery({ type: 'start', random: this.random() });
+      this.publisher.started();
+    }
     this.log.info({ addresses: this.deps.transport.addresses() }, 'mDNS presence started');
   }
 

@@ -9,8 +9,10 @@
  */
 import dgram from 'node:dgram';
 import dns from 'node:dns';
+import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import os from 'node:os';
+import { join } from 'node:path';
 import makeMdns from 'multicast-dns';
 import type { Logger } from '../core/logger.js';
 import { PeerhubError, wrap } from '../core/errors.js';
@@ -50,6 +52,11 @@ export function resolveInterface(spec?: string): InterfaceAddress[] {
     if (hit) return [hit, ...found.filter((a) => a !== hit)];
   }
   throw new PeerhubError('PH_ERR_PRESENCE_SOCKET', `no IPv4 address on interface ${spec}`);
+}
+
+/** Linux names its interfaces under /sys/class/net; elsewhere any name is taken as possibly there. */
+function interfaceExists(name: string): boolean {
+  return !existsSync('/sys/class/net') || existsSync(join('/sys/class/net', name));
 }
 
 /** resolveInterface, with "no IPv4 address now" (link down, cable out) as an empty list. */
@@ -95,9 +102,8 @@ export function createMulticastDnsTransport(init: MulticastDnsTransportInit, log
   const inflight = new Set<Promise<void>>();
   const port = init.port ?? MDNS_PORT;
 
-  const open = async (): Promise<void> => {
-    addrs = resolveInterface(init.interface);
-    const primary = (addrs[0] as InterfaceAddress).address;
+  /** The socket, bound and joined on `primary`. Rejects with PH_ERR_PRESENCE_SOCKET (EACCES, EADDRINUSE). */
+  const openSocket = async (primary: string): Promise<void> => {
     // A roomier receive buffer (the kernel caps it at net.core.rmem_max): when many hubs answer one
     // query at once, a burst must not be dropped while the event loop is busy.
     const state = { bound: false };
@@ -123,17 +129,56 @@ export function createMulticastDnsTransport(init: MulticastDnsTransportInit, log
       m.once('error', (err: Error) => reject(wrap('PH_ERR_PRESENCE_SOCKET', `bind ${primary}:${port}`, err)));
     });
     m.on('error', (err: Error) => log.error({ err: err.message }, 'mDNS socket error'));
-    watch = setInterval(() => recheck(sock), init.watchMs ?? ADDRESS_WATCH_MS);
+  };
+
+  const open = async (): Promise<void> => {
+    addrs = currentAddresses(init.interface);
+    const primary = addrs[0]?.address;
+    if (primary === undefined) {
+      // Not up yet (the agent started before DHCP, the cable is out): a name that is no interface at
+      // all is a configuration error; otherwise the socket opens when the first address comes.
+      if (init.interface !== undefined && isIP(init.interface) === 0 && !interfaceExists(init.interface)) {
+        throw new PeerhubError('PH_ERR_PRESENCE_SOCKET', `no network interface named ${init.interface}`);
+      }
+      log.warn(
+        { interface: init.interface ?? null },
+        'no IPv4 address yet: mDNS presence starts when the network is up',
+      );
+    } else await openSocket(primary);
+    watch = setInterval(recheck, init.watchMs ?? ADDRESS_WATCH_MS);
     watch.unref();
   };
 
-  const recheck = (sock: dgram.Socket): void => {
+  let reopening: Promise<void> | null = null;
+  const tell = (next: InterfaceAddress[], from: string[]): void => {
+    log.info({ from, to: next.map((a) => a.address) }, 'interface addresses changed');
+    for (const w of [...watchers]) w(next);
+  };
+
+  const recheck = (): void => {
+    if (reopening) return;
     const next = currentAddresses(init.interface);
     if (sameAddresses(next, addrs)) return;
     const from = addrs.map((a) => a.address);
     addrs = next;
     const primary = next[0]?.address;
-    if (primary !== undefined) {
+    const sock = socket;
+    if (primary !== undefined && !sock) {
+      // The first address since a start without one: open the socket now, then tell the service.
+      reopening = openSocket(primary).then(
+        () => tell(next, from),
+        async (err: unknown) => {
+          log.error({ err: String(err) }, 'mDNS socket could not be opened: trying again');
+          addrs = []; // seen as a change again at the next look
+          const m = mdns;
+          mdns = socket = null;
+          if (m) await new Promise<void>((resolve) => m.destroy(() => resolve()));
+        },
+      );
+      void reopening.finally(() => (reopening = null));
+      return;
+    }
+    if (primary !== undefined && sock) {
       // Outgoing multicast leaves from the address set here (the old one would be refused as a source),
       // and the group is joined on the new one (the kernel keeps a membership across a carrier loss:
       // EADDRINUSE then, nothing to do).
@@ -148,8 +193,7 @@ export function createMulticastDnsTransport(init: MulticastDnsTransportInit, log
       attempt('setting the multicast interface', () => sock.setMulticastInterface(primary));
       attempt('joining the group', () => sock.addMembership(MDNS_GROUP, primary), 'EADDRINUSE');
     }
-    log.info({ from, to: next.map((a) => a.address) }, 'interface addresses changed');
-    for (const w of [...watchers]) w(next);
+    tell(next, from);
   };
 
   return {
@@ -181,6 +225,7 @@ export function createMulticastDnsTransport(init: MulticastDnsTransportInit, log
     },
     async close() {
       await opening?.catch(() => undefined);
+      await reopening;
       await Promise.race([Promise.all(inflight), new Promise((r) => setTimeout(r, 500).unref())]);
       listeners.clear();
       watchers.clear();

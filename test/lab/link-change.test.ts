@@ -1,7 +1,8 @@
 /**
  * RFC 6762 §13 on a real (namespaced) LAN, multicast-dns backend: a hub whose address changes (a DHCP
  * lease for another address) announces the new one and the other hub connects to it; a pulled cable
- * pauses presence and, plugged back in, the hub probes and announces again.
+ * pauses presence and, plugged back in, the hub probes and announces again; an agent started before
+ * its interface has an address runs and starts presence when the address comes.
  */
 import t from 'tap';
 import { performance } from 'node:perf_hooks';
@@ -75,5 +76,27 @@ if (skip) {
     await bob.waitPeer((p) => p.id === sa.id, { timeout: 30_000 });
     await alice.waitPeer((p) => p.id === sb.id, { timeout: 30_000 });
     t.pass('both list each other after the cable is back');
+  });
+
+  await t.test('started without an address: the agent runs; presence starts with the address', async (t) => {
+    const now = (await alice.status()).counters;
+    t.ok(now, 'Alice answers before the restart');
+    t.equal((await alice.stop()).code, 0);
+    const moved = `10.77.${lab.subnet}.200`;
+    await lab.exec(0, 'ip', ['addr', 'flush', 'dev', 'eth0']);
+    const again = await lab.startHub(0, { nickname: 'Alice' });
+    const since = again.startedAt;
+    const waiting = await (again.agent as NonNullable<typeof again.agent>).waitForRecord(
+      (l) => /no IPv4 address yet/.test(l),
+      { since, timeout: 30_000 },
+    );
+    t.ok(waiting, 'logged that it waits for an address');
+    t.equal((await again.status()).id, sa.id, 'the agent is up and answers status');
+    await lab.exec(0, 'ip', ['addr', 'add', `${moved}/16`, 'dev', 'eth0']);
+    const row = await bob.waitPeer((p) => p.id === sa.id && p.endpoints.includes(`${moved}:7443`), {
+      timeout: 30_000,
+    });
+    t.equal(row.instance, 'Alice', 'Bob sees Alice once she has an address');
+    await again.waitPeer((p) => p.id === sb.id, { timeout: 30_000 });
   });
 }

@@ -110,3 +110,27 @@ t.test('an address change before start or after stop is not acted on', async (t)
     'the address at start is the one announced',
   );
 });
+
+t.test(
+  'started before the network: silent, then the first address probes, announces and browses',
+  async (t) => {
+    const w = world();
+    const b = w.node('10.77.0.2');
+    await b.svc.start();
+    b.svc.announce(ann(1));
+    const a = w.node('10.77.0.1');
+    a.transport.setAddress(null); // no address when the agent starts
+    await a.svc.start();
+    a.svc.announce(ann(0));
+    w.clock.advance(5_000);
+    t.equal(from(w, '10.77.0.1', 0).length, 0, 'nothing sent without an address');
+    t.same(a.svc.names().instance, 'Kitchen', 'the announcement is kept for later');
+    const up = w.clock.now();
+    a.transport.setAddress('10.77.0.1');
+    w.clock.advance(3_000);
+    t.equal(probes(from(w, '10.77.0.1', up)).length, 3, 'probed once the address came');
+    t.same(nicknames(b), ['Kitchen'], 'the other hub sees it');
+    t.same(nicknames(a), ['Office'], 'and it sees the other');
+    for (const n of [a, b]) await n.svc.stop();
+  },
+);

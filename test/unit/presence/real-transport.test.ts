@@ -52,3 +52,15 @@ t.test('two hubs find each other over real multicast on loopback, goodbye on sto
   await a.svc.stop();
   t.ok(await until(() => lost.includes(`${a.a.nickname}:goodbye`), 3000), 'goodbye seen');
 });
+
+t.test('an interface name that does not exist is a start error, not a wait', async (t) => {
+  const svc = createMdnsPresence(
+    { clock: systemClock, logger: silentLogger(), bus: new EventBus<PresenceEvents>() },
+    { interface: 'nosuch0' },
+  );
+  await t.rejects(svc.start(), {
+    code: 'PH_ERR_PRESENCE_SOCKET',
+    message: /no network interface named nosuch0/,
+  });
+  await svc.stop();
+});
