@@ -14,7 +14,7 @@ import type { HostRequests } from './host-requests-types.js';
 import { line, type MemberStreams } from './session-streams.js';
 import { verifyMembership } from './sessions-certs.js';
 import type { SessionMembership } from './sessions-member.js';
-import type { SessionHost } from './sessions-types.js';
+import { SESSION_REF_PATTERN, type SessionHost } from './sessions-types.js';
 import type { InboundResult, Invitations } from './types.js';
 
 export const MEMBERSHIP_HEADER = 'x-peerhub-membership';
@@ -54,7 +54,10 @@ const PostBody = {
   type: 'object',
   additionalProperties: false,
   required: ['text'],
-  properties: { text: { type: 'string', minLength: 1, maxLength: 4096 } },
+  properties: {
+    text: { type: 'string', minLength: 1, maxLength: 4096 },
+    ref: { type: 'string', pattern: SESSION_REF_PATTERN },
+  },
 } as const;
 const AfterQuery = {
   type: 'object',
@@ -140,10 +143,10 @@ export function collabPeerRoutes(app: FastifyInstance, deps: CollabPeerDeps): vo
     { preHandler, schema: { params: SessionParams, body: RegisterBody } },
     async (req) => host.register(req.params.id, req.peer.peerId, req.body.publicKeyPem, req.body.nickname),
   );
-  app.post<Id & { Body: { text: string } }>(
+  app.post<Id & { Body: { text: string; ref?: string } }>(
     '/v1/sessions/:id/messages',
     { preHandler, schema: { params: SessionParams, body: PostBody } },
-    async (req) => host.post(req.params.id, member(req, req.params.id), req.body.text),
+    async (req) => host.post(req.params.id, member(req, req.params.id), req.body.text, req.body.ref),
   );
   app.get<Id & { Querystring: { after?: number } }>(
     '/v1/sessions/:id/messages',

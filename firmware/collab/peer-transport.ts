@@ -75,8 +75,13 @@ export function createPeerTransport(deps: PeerTransportDeps): CollabTransport {
         publicKeyPem,
         ...(nickname === undefined ? {} : { nickname }),
       }),
-    post: (host, sessionId, text) =>
-      post<SessionMessage>(host, path(sessionId, '/messages'), { text }, as(sessionId)),
+    post: (host, sessionId, text, ref) =>
+      post<SessionMessage>(
+        host,
+        path(sessionId, '/messages'),
+        { text, ...(ref === undefined ? {} : { ref }) },
+        as(sessionId),
+      ),
     catchUp: (host, sessionId, afterSeq) =>
       client.request<SessionMessage[]>(
         resolve(host),

@@ -311,13 +311,13 @@ export class DefaultSessionHost implements SessionHost {
     });
   }
 
-  async post(sessionId: string, from: string, text: string): Promise<SessionMessage> {
+  async post(sessionId: string, from: string, text: string, ref?: string): Promise<SessionMessage> {
     this.session(sessionId);
     return this.locked(sessionId, async () => {
       const s = this.session(sessionId);
       const ceiling = this.reserved.get(sessionId) ?? 0;
       if (s.state === 'open' && s.seq + 1 > ceiling) await this.save(s, s.seq + SEQ_BLOCK);
-      return (await this.apply(sessionId, { type: 'post', from, text })) as SessionMessage;
+      return (await this.apply(sessionId, { type: 'post', from, text, ref })) as SessionMessage;
     });
   }
 

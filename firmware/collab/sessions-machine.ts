@@ -5,7 +5,15 @@
  * `delivered`/`undeliverable` inputs. No I/O, no clock: the time is an argument.
  */
 import type { ErrorCode } from '../core/errors.js';
-import type { SessionEvents, SessionMember, SessionMessage, SessionNotice } from './sessions-types.js';
+import {
+  SESSION_REF_PATTERN,
+  type SessionEvents,
+  type SessionMember,
+  type SessionMessage,
+  type SessionNotice,
+} from './sessions-types.js';
+
+const REF = new RegExp(SESSION_REF_PATTERN);
 
 export const SESSION_TEXT_MAX_BYTES = 4096;
 export const BACKLOG_MAX_MESSAGES = 1000;
@@ -45,7 +53,7 @@ export interface HostedSession {
 
 export type SessionInput =
   | { type: 'register'; peerId: string; certPem: string; nickname?: string }
-  | { type: 'post'; from: string; text: unknown }
+  | { type: 'post'; from: string; text: unknown; ref?: unknown }
   | { type: 'delivered'; peerId: string; seq?: number }
   | { type: 'undeliverable'; peerId: string; reason: string }
   | { type: 'leave'; peerId: string }
@@ -101,8 +109,8 @@ function fail(s: HostedSession, code: ErrorCode, message: string, statusCode: nu
   return { state: s, effects: [], error: { code, message, statusCode } };
 }
 
-export function messageBytes(m: { from: string; text: string }): number {
-  return Buffer.byteLength(m.text, 'utf8') + m.from.length + MESSAGE_OVERHEAD_BYTES;
+export function messageBytes(m: { from: string; text: string; ref?: string }): number {
+  return Buffer.byteLength(m.text, 'utf8') + m.from.length + (m.ref?.length ?? 0) + MESSAGE_OVERHEAD_BYTES;
 }
 
 /** Refusals shared by every input from a peer: unknown session state, non-members. */
@@ -179,7 +187,26 @@ function post(
     const why = `text is ${size} bytes, at most ${SESSION_TEXT_MAX_BYTES}`;
     return fail(s, 'PH_ERR_SESSION_TEXT_TOO_LARGE', why, 413);
   }
-  const message: SessionMessage = { sessionId: s.id, seq: s.seq + 1, from: ev.from, text: ev.text, at: now };
+  const { ref } = ev;
+  if (ref !== undefined && (typeof ref !== 'string' || !REF.test(ref))) {
+    return fail(s, 'PH_ERR_BAD_REQUEST', 'ref must be 8–64 characters of A–Z, a–z, 0–9, - and _', 400);
+  }
+  if (ref !== undefined) {
+    // The same post again (its answer was lost on the way back): the message it already is, no copy.
+    // Only while it is in the backlog; a key older than that is a new message.
+    for (let i = s.backlog.length - 1; i >= 0; i--) {
+      const m = s.backlog[i] as SessionMessage;
+      if (m.ref === ref && m.from === ev.from) return { state: s, effects: [], message: m };
+    }
+  }
+  const message: SessionMessage = {
+    sessionId: s.id,
+    seq: s.seq + 1,
+    from: ev.from,
+    text: ev.text,
+    at: now,
+    ...(ref === undefined ? {} : { ref }),
+  };
   const backlog = [...s.backlog, message];
   let bytes = s.backlogBytes + messageBytes(message);
   let drop = 0;

@@ -5,6 +5,7 @@
  * backlog no longer has it the view resyncs and says what was lost. Not persisted (yet): a restart of
  * this hub forgets its joined sessions.
  */
+import { randomBytes } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { isPeerhubError, PeerhubError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -74,6 +75,10 @@ export interface SessionMembershipDeps {
 export interface SessionMembershipInit {
   maxMessages?: number;
 }
+
+/** Waits before a post is sent again after its answer was lost, and the time all tries must fit in. */
+export const POST_RETRY_DELAYS_MS = [250, 1000];
+export const POST_RETRY_WITHIN_MS = 20_000;
 
 interface Live extends JoinedSession {
   ahead: Map<number, SessionMessage>;
@@ -237,9 +242,49 @@ export class SessionMembership {
         statusCode: 409,
       });
     }
-    const msg = await this.deps.client.post(s.hostPeerId, sessionId, text);
+    const msg = await this.postOnce(s, text);
     await this.onDeliver(s.hostPeerId, msg); // the echo: applied in order, the pushed copy is a duplicate
     return msg;
+  }
+
+  /**
+   * A post whose answer is lost (connection reset, no answer in time) may have reached the host: it is
+   * sent again with the same idempotency key, and the host answers with the message it already has
+   * rather than sequencing a copy. At most POST_RETRY_DELAYS_MS.length more tries, within
+   * POST_RETRY_WITHIN_MS, while the session is joined; the host's own refusals are final.
+   */
+  private async postOnce(s: Live, text: string): Promise<SessionMessage> {
+    const ref = randomBytes(12).toString('base64url');
+    const { clock } = this.deps;
+    const started = clock.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.deps.client.post(s.hostPeerId, s.id, text, ref);
+      } catch (e) {
+        const delay = POST_RETRY_DELAYS_MS[attempt];
+        const lost =
+          isPeerhubError(e, 'PH_ERR_PEER_UNREACHABLE') || isPeerhubError(e, 'PH_ERR_PEER_TIMEOUT') ? e : null;
+        if (!lost) throw e;
+        if (
+          delay === undefined ||
+          s.state !== 'joined' ||
+          clock.now() + delay - started > POST_RETRY_WITHIN_MS
+        ) {
+          if (attempt === 0) throw lost;
+          // Whether the host got one of the tries is unknown here: say so, and that a copy is impossible.
+          throw new PeerhubError(
+            lost.code,
+            `${lost.message} (sent ${attempt + 1} times; if the host got it, the session has it once)`,
+            { statusCode: lost.statusCode, cause: lost },
+          );
+        }
+        this.log.info(
+          { session: s.id, attempt: attempt + 2, err: (e as Error).message },
+          'message not answered: sending it again (same ref, the host keeps one)',
+        );
+        await new Promise<void>((resolve) => clock.setTimer(delay, resolve));
+      }
+    }
   }
 
   /** A roster change pushed by `hostPeerId`. */

@@ -11,7 +11,15 @@ export interface SessionMessage {
   from: string;
   text: string;
   at: number;
+  /**
+   * The sender's idempotency key (SESSION_REF_PATTERN): a post sent again with the same key, after its
+   * answer was lost, gets the message already sequenced instead of a copy.
+   */
+  ref?: string;
 }
+
+/** A post's idempotency key: 8–64 URL-safe base64 characters. */
+export const SESSION_REF_PATTERN = '^[A-Za-z0-9_-]{8,64}$';
 
 export interface SessionMember {
   peerId: string;
@@ -62,7 +70,7 @@ export interface SessionTransport {
 /** Member → host calls (the peer API client, later). Errors keep the host's PeerhubError code. */
 export interface SessionClient {
   register(host: string, sessionId: string, publicKeyPem: string, nickname?: string): Promise<Registration>;
-  post(host: string, sessionId: string, text: string): Promise<SessionMessage>;
+  post(host: string, sessionId: string, text: string, ref?: string): Promise<SessionMessage>;
   catchUp(host: string, sessionId: string, afterSeq: number): Promise<SessionMessage[]>;
   resync(host: string, sessionId: string): Promise<SessionSnapshot>;
   leave(host: string, sessionId: string): Promise<void>;
@@ -81,7 +89,7 @@ export interface SessionView {
 export interface SessionHost extends Startable {
   create(opts?: { appId?: string }): Promise<SessionView>;
   register(sessionId: string, peerId: string, publicKeyPem: string, nickname?: string): Promise<Registration>;
-  post(sessionId: string, from: string, text: string): Promise<SessionMessage>;
+  post(sessionId: string, from: string, text: string, ref?: string): Promise<SessionMessage>;
   catchUp(sessionId: string, peerId: string, afterSeq: number): SessionMessage[];
   resync(sessionId: string, peerId: string): SessionSnapshot;
   leave(sessionId: string, peerId: string): Promise<void>;

@@ -137,18 +137,27 @@ t.test('membership on the wire', async (t) => {
   });
 
   await t.test('every session call checks the membership header', async (t) => {
-    const post = (who: typeof a, chain: string[] | null, session = s1) =>
+    const post = (
+      who: typeof a,
+      chain: string[] | null,
+      session = s1,
+      ref: string | undefined = 'hi-ref-01',
+    ) =>
       who.client
         .request(
           hostTarget,
           'POST',
           `/v1/sessions/${session}/messages`,
-          { text: 'hi' },
+          { text: 'hi', ...(ref === undefined ? {} : { ref }) },
           chain ? { [MEMBERSHIP_HEADER]: encodeMembership(chain) } : {},
         )
         .catch((e: unknown) => e);
     const aChain = a.membership.get(s1).chainPem;
     t.match(await post(a, aChain), { seq: 1, from: A.peerId, text: 'hi' }, 'own certificate: accepted');
+    t.match(await post(a, aChain), { seq: 1, ref: 'hi-ref-01' }, 'the same ref again: the same message');
+    const badRef = await post(a, aChain, s1, 'no spaces allowed');
+    t.ok(isPeerhubError(badRef) && badRef.statusCode === 400, `a malformed ref: ${String(badRef)}`);
+    t.equal(host.get(s1).seq, 1, 'neither took a seq');
     t.ok(isPeerhubError(await post(a, null), 'PH_ERR_SESSION_NOT_MEMBER'), 'no header');
     t.ok(
       isPeerhubError(await post(b, aChain), 'PH_ERR_SESSION_NOT_MEMBER'),

@@ -54,6 +54,7 @@ function recorder(): { bus: { emit(type: keyof SessionEvents, data: unknown): vo
 async function net(dir: string, n: number, opts: { maxMessages?: number; validityMs?: number } = {}) {
   const clock = new ManualClock(T0);
   const offline = new Set<string>();
+  const lostAnswers = new Map<string, number>(); // posts of this member whose answer never comes back
   const accepted = new Set<string>();
   const members = new Map<string, { m: SessionMembership; events: Ev[] }>();
   const host = recorder();
@@ -93,7 +94,15 @@ async function net(dir: string, n: number, opts: { maxMessages?: number; validit
     };
     return {
       register: async (_h, s, key, nick) => (await up()).register(s, me, key, nick),
-      post: async (_h, s, text) => (await up()).post(s, me, text),
+      post: async (_h, s, text, r) => {
+        const msg = await (await up()).post(s, me, text, r);
+        const lose = lostAnswers.get(me) ?? 0;
+        if (lose > 0) {
+          lostAnswers.set(me, lose - 1);
+          throw unreachable(`${me}: answer`);
+        }
+        return msg;
+      },
       catchUp: async (_h, s, after) => (await up()).catchUp(s, me, after),
       resync: async (_h, s) => (await up()).resync(s, me),
       leave: async (_h, s) => (await up()).leave(s, me),
@@ -126,6 +135,7 @@ async function net(dir: string, n: number, opts: { maxMessages?: number; validit
     ref,
     make,
     offline,
+    lostAnswers,
     accepted,
     members,
     hostEvents: host.events,
@@ -252,6 +262,62 @@ t.test('20 members: every member sees every message once, in one order', async (
     t.equal(seen.length, 101, 'each message once');
   }
   t.ok(w.ref.host.roster(w.id).every((m) => m.connected && m.lastAckSeq === 101));
+  await w.ref.host.stop();
+});
+
+t.test(
+  'a post whose answer is lost is sent again with its ref: one message, the sender told so',
+  async (t) => {
+    const w = await net(t.testdir(), 2);
+    const [a, b] = M as [Person, Person];
+    for (const p of [a, b]) await w.join(p);
+    const ma = w.members.get(a.peerId)!.m;
+    const settle = async (p: Promise<unknown>) => {
+      p.catch(() => undefined);
+      for (let i = 0; i < 20; i++) {
+        await new Promise((r) => setImmediate(r));
+        w.clock.advance(500);
+      }
+    };
+    w.lostAnswers.set(a.peerId, 1);
+    const once = ma.send(w.id, 'answer lost once');
+    await settle(once);
+    const msg = await once;
+    t.equal(msg.text, 'answer lost once', 'the sender gets its message');
+    w.lostAnswers.set(a.peerId, 3); // more than the retries
+    const never = ma.send(w.id, 'answer always lost');
+    await settle(never);
+    await t.rejects(
+      never,
+      {
+        code: 'PH_ERR_PEER_UNREACHABLE',
+        message: /sent 3 times; if the host got it, the session has it once/,
+      },
+      'told it failed after the last try, and what that means',
+    );
+    await w.ref.host.settled();
+    const log = w.ref.host.get(w.id).messages.map((m) => m.text);
+    t.same(log, ['answer lost once', 'answer always lost'], 'the host sequenced each message once');
+    t.same(w.texts(b), log, 'the other member has each once');
+    await w.ref.host.stop();
+  },
+);
+
+t.test('the host: the same ref from the same member is the same message; refs are checked', async (t) => {
+  const w = await net(t.testdir(), 2);
+  const [a, b] = M as [Person, Person];
+  for (const p of [a, b]) await w.join(p);
+  const first = await w.ref.host.post(w.id, a.peerId, 'hello', 'ref-000001');
+  const again = await w.ref.host.post(w.id, a.peerId, 'hello', 'ref-000001');
+  t.equal(again.seq, first.seq, 'same seq');
+  const other = await w.ref.host.post(w.id, b.peerId, 'hello', 'ref-000001');
+  t.equal(other.seq, first.seq + 1, "another member's key is its own");
+  const plain = await w.ref.host.post(w.id, a.peerId, 'hello');
+  t.equal(plain.seq, first.seq + 2, 'without a ref every post is a message');
+  for (const bad of ['short', 'x'.repeat(65), 'has space!', 'ünïcode-ref']) {
+    await t.rejects(w.ref.host.post(w.id, a.peerId, 'x', bad), code('PH_ERR_BAD_REQUEST'), `ref ${bad}`);
+  }
+  t.equal(w.ref.host.get(w.id).seq, first.seq + 2, 'refused posts took no seq');
   await w.ref.host.stop();
 });
 
