@@ -21,6 +21,8 @@ export interface DoctorFacts {
   /** A route for 224.0.0.0/4 or a default route exists on the interface (null: cannot tell). */
   multicastRoute: boolean | null;
   interface: string | null;
+  /** IPv4 addresses on the interface (the first with one when none is configured) now. */
+  addresses: string[];
   peersSeen: number;
   peersVerified: number;
   clockSynchronised: boolean;
@@ -46,6 +48,16 @@ export function evaluate(f: DoctorFacts): Check[] {
   };
   add('agent', 'pass', `running ${Math.round(f.uptimeMs / 1000)} s, version ${f.version}`);
   add('control-socket', 'pass', f.controlSocket);
+
+  const where = f.interface ?? 'any interface';
+  if (f.addresses.length === 0) {
+    add(
+      'address',
+      'fail',
+      `no IPv4 address on ${where}: presence is paused until one comes (seen within 2 s)`,
+      'check the cable or the Wi-Fi and DHCP (`ip -4 addr`); with the Avahi backend see `journalctl -u avahi-daemon`',
+    );
+  } else add('address', 'pass', `${f.addresses.join(', ')} on ${where}`);
 
   const ours = (p: string): boolean => p === 'node' || p === 'peerhub' || p === 'user peerhub';
   const others = f.port5353.filter((p) => !ours(p));

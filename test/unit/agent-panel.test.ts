@@ -108,6 +108,7 @@ t.test('invite → invitee blinks → Accept pressed → host solid; Decline; lo
     [
       'agent',
       'control-socket',
+      'address',
       'mdns',
       'multicast-route',
       'peers',

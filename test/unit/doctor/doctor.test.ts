@@ -14,6 +14,7 @@ const good: DoctorFacts = {
   port5353: ['node'],
   multicastRoute: true,
   interface: 'eth0',
+  addresses: ['192.168.1.20'],
   peersSeen: 3,
   peersVerified: 2,
   clockSynchronised: true,
@@ -33,6 +34,7 @@ t.test('a healthy hub passes every check', async (t) => {
     [
       'agent',
       'control-socket',
+      'address',
       'mdns',
       'multicast-route',
       'peers',
@@ -57,6 +59,7 @@ t.test('each problem is named, with a hint', async (t) => {
     [{ mdnsBackend: 'avahi', port5353: [] }, 'mdns', 'warn'],
     [{ mdnsBackend: 'avahi', port5353: ['avahi-daemon', 'node'] }, 'mdns', 'warn'],
     [{ multicastRoute: false }, 'multicast-route', 'fail'],
+    [{ addresses: [] }, 'address', 'fail'],
     [{ peersSeen: 0, peersVerified: 0 }, 'peers', 'warn'],
     [{ clockSynchronised: false, now: 0 }, 'clock', 'warn'],
     [{ tls: { notAfter: NOW - 1, provisional: false } }, 'tls', 'fail'],
