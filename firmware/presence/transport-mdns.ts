@@ -150,6 +150,7 @@ export function createMulticastDnsTransport(init: MulticastDnsTransportInit, log
   };
 
   let reopening: Promise<void> | null = null;
+  let lastOpenError: string | null = null;
   const tell = (next: InterfaceAddress[], from: string[]): void => {
     log.info({ from, to: next.map((a) => a.address) }, 'interface addresses changed');
     for (const w of [...watchers]) w(next);
@@ -166,9 +167,17 @@ export function createMulticastDnsTransport(init: MulticastDnsTransportInit, log
     if (primary !== undefined && !sock) {
       // The first address since a start without one: open the socket now, then tell the service.
       reopening = openSocket(primary).then(
-        () => tell(next, from),
+        () => {
+          lastOpenError = null;
+          tell(next, from);
+        },
         async (err: unknown) => {
-          log.error({ err: String(err) }, 'mDNS socket could not be opened: trying again');
+          // Once per distinct error at error level; the tries every watchMs after it at debug.
+          const text = String(err);
+          if (text !== lastOpenError)
+            log.error({ err: text }, 'mDNS socket could not be opened: trying again');
+          else log.debug({ err: text }, 'mDNS socket could not be opened: trying again');
+          lastOpenError = text;
           addrs = []; // seen as a change again at the next look
           const m = mdns;
           mdns = socket = null;
