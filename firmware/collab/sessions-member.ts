@@ -279,7 +279,7 @@ export class SessionMembership {
           );
         }
         this.log.info(
-          { session: s.id, attempt: attempt + 2, err: (e as Error).message },
+          { session: s.id, attempt: attempt + 2, err: lost.message },
           'message not answered: sending it again (same ref, the host keeps one)',
         );
         await new Promise<void>((resolve) => clock.setTimer(delay, resolve));

@@ -11,15 +11,7 @@ import type { Identity } from '../identity/types.js';
 import type { DoctorFacts } from './checks.js';
 import { freeSpace, multicastRoute, onRaspberryPi, port5353Owners, quarantinedFiles } from './facts.js';
 import { readFileSync } from 'node:fs';
-import { resolveInterface } from '../presence/transport-mdns.js';
-
-function ipv4Addresses(iface: string | undefined): string[] {
-  try {
-    return resolveInterface(iface).map((a) => a.address);
-  } catch {
-    return []; // no address now (link down, before DHCP) or no such interface
-  }
-}
+import { currentAddresses } from '../presence/transport-mdns.js';
 
 export function doctorFacts(a: {
   config: Config;
@@ -54,7 +46,7 @@ export function doctorFacts(a: {
     port5353: port5353Owners(),
     multicastRoute: multicastRoute(a.config.interface ?? null),
     interface: a.config.interface ?? null,
-    addresses: ipv4Addresses(a.config.interface),
+    addresses: currentAddresses(a.config.interface).map((x) => x.address),
     peersSeen: peers.length,
     peersVerified: peers.filter((p) => p.verified).length,
     clockSynchronised: tls.clockSynchronised,

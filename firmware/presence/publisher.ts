@@ -58,13 +58,6 @@ export class Publisher {
 
   // ---- API ------------------------------------------------------------------------------------
 
-  started(): void {
-    this.running = true;
-    if (!this.ann) return;
-    this.rebuild(); // the interface addresses are known only once the socket is open
-    this.beginProbe();
-  }
-
   announce(a: Announcement, running: boolean): void {
     buildTxt(a); // validates size before any state changes
     const prev = this.ann;
@@ -103,7 +96,7 @@ export class Publisher {
   }
 
   /**
-   * Our link went down: nobody can hear a probe, an answer or a goodbye. Silence until linkChanged();
+   * Our link went down: nobody can hear a probe, an answer or a goodbye. Silence until linkUp();
    * what others cached from us stays `published` (it lives on in their caches until its TTL).
    */
   suspend(): void {
@@ -112,13 +105,14 @@ export class Publisher {
   }
 
   /**
-   * RFC 6762 §13: a link change (link back up, another address) → probe and announce again. An A record
-   * of an address we no longer have is said goodbye to (the new one carries the cache-flush bit too).
+   * The link is up: at start, and (RFC 6762 §13) back up or with another address → probe and announce
+   * (again). An A record of an address we no longer have is said goodbye to (the new one carries the
+   * cache-flush bit too); at start nothing was published.
    */
-  linkChanged(): void {
+  linkUp(): void {
     this.running = true;
     if (!this.ann || this.label === null) return;
-    this.rebuild();
+    this.rebuild(); // the interface addresses are known only once the socket is open
     this.goodbyeStale();
     this.beginProbe();
   }

@@ -130,7 +130,7 @@ export class MdnsPresence implements PresenceService {
     this.linked = this.deps.transport.addresses().length > 0;
     if (this.linked) {
       this.stepQuery({ type: 'start', random: this.random() });
-      this.publisher.started();
+      this.publisher.linkUp();
     }
     this.log.info({ addresses: this.deps.transport.addresses() }, 'mDNS presence started');
   }
@@ -197,7 +197,7 @@ export class MdnsPresence implements PresenceService {
     this.linked = true;
     this.log.info({ addresses }, 'mDNS: link change: probing and announcing again (RFC 6762 §13)');
     this.stepQuery({ type: 'start', random: this.random() });
-    this.publisher.linkChanged();
+    this.publisher.linkUp();
   }
 
   // ---- receive ------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
  * Production transport: multicast-dns manages the socket (reuseAddr, group membership, multicast
  * TTL 255, loopback, outgoing interface); we read raw datagrams off the dgram socket so the codec
  * (wire.ts) sees the bytes and the sender. EACCES/EADDRINUSE are fatal, everything else a warning.
- * The interface's addresses are read again every `watchMs` (Node has no netlink events; libuv lists an
+ * The interface's addresses are read again every ADDRESS_WATCH_MS (Node has no netlink events; libuv lists an
  * interface only while it is up and has carrier, so a pulled cable reads as no address): a change
  * moves the outgoing multicast interface and the group membership to the new address and is told to
  * the service, which probes and announces again (RFC 6762 §13).
@@ -21,12 +21,11 @@ import type { Endpoint, InterfaceAddress, MdnsTransport } from './transport.js';
 
 const RECV_BUFFER_BYTES = 1 << 20;
 /** How often the interface's addresses are read again: a link change is acted on within this. */
-export const ADDRESS_WATCH_MS = 2000;
+const ADDRESS_WATCH_MS = 2000;
 
 export interface MulticastDnsTransportInit {
   interface?: string; // name ('eth0') or IPv4 address; default: first non-internal IPv4
   port?: number; // tests only
-  watchMs?: number; // tests only (default ADDRESS_WATCH_MS)
 }
 
 /** Resolve an interface name or address to its IPv4 addresses. */
@@ -60,7 +59,7 @@ function interfaceExists(name: string): boolean {
 }
 
 /** resolveInterface, with "no IPv4 address now" (link down, cable out) as an empty list. */
-function currentAddresses(spec?: string): InterfaceAddress[] {
+export function currentAddresses(spec?: string): InterfaceAddress[] {
   try {
     return resolveInterface(spec);
   } catch {
@@ -145,7 +144,7 @@ export function createMulticastDnsTransport(init: MulticastDnsTransportInit, log
         'no IPv4 address yet: mDNS presence starts when the network is up',
       );
     } else await openSocket(primary);
-    watch = setInterval(recheck, init.watchMs ?? ADDRESS_WATCH_MS);
+    watch = setInterval(recheck, ADDRESS_WATCH_MS);
     watch.unref();
   };
 
@@ -172,7 +171,7 @@ export function createMulticastDnsTransport(init: MulticastDnsTransportInit, log
           tell(next, from);
         },
         async (err: unknown) => {
-          // Once per distinct error at error level; the tries every watchMs after it at debug.
+          // Once per distinct error at error level; the tries every ADDRESS_WATCH_MS after it at debug.
           const text = String(err);
           if (text !== lastOpenError)
             log.error({ err: text }, 'mDNS socket could not be opened: trying again');
