@@ -31,10 +31,14 @@ export const execRunner: Runner = (argv) =>
     });
   });
 
+/** Changes a path's owner (default `fs.chown`; tests that are not root record instead). */
+export type Chown = (path: string, uid: number, gid: number) => Promise<void>;
+
 export interface ApplyDeps {
   logger: Logger;
   run: Runner;
   now?: () => Date;
+  chown?: Chown;
 }
 
 export interface ApplyInit {
@@ -84,16 +88,15 @@ async function writeAtomic(
   path: string,
   content: string,
   own?: { mode: number; uid?: number; gid?: number },
+  chown: Chown = fsp.chown,
 ): Promise<void> {
   const tmp = `${path}.firstboot-tmp`;
   const fh = await fsp.open(tmp, 'w', own?.mode ?? 0o644);
   try {
     await fh.writeFile(content);
-    if (own) {
-      await fh.chmod(own.mode); // the umask applied at creation
-      if (own.uid !== undefined) await fh.chown(own.uid, own.gid ?? own.uid);
-    }
-    await fh.sync();
+    if (own) await fh.chmod(own.mode); // the umask applied at creation
+    if (own?.uid !== undefined) await chown(tmp, own.uid, own.gid ?? own.uid);
+    await fh.sync(); // content, mode and owner on disk before the rename
   } finally {
     await fh.close();
   }
@@ -154,16 +157,16 @@ async function readSnapshot(
   return { snap, errors, skip };
 }
 
-async function runAction(a: Action, root: string, run: Runner): Promise<void> {
+async function runAction(a: Action, root: string, run: Runner, chown: Chown): Promise<void> {
   if (a.kind === 'run') return run(a.argv);
   const p = join(root, a.path);
   if (a.kind === 'mkdir') {
     await fsp.mkdir(p, { recursive: true, mode: a.mode });
     await fsp.chmod(p, a.mode);
-    if (a.uid !== undefined) await fsp.chown(p, a.uid, a.gid ?? a.uid);
+    if (a.uid !== undefined) await chown(p, a.uid, a.gid ?? a.uid);
   } else if (a.kind === 'write') {
     await fsp.mkdir(dirname(p), { recursive: true, mode: 0o755 });
-    await writeAtomic(p, a.content, a);
+    await writeAtomic(p, a.content, a, chown);
   } else if (a.kind === 'remove') {
     await fsp.rm(p, { force: true });
     await fsyncDir(dirname(p)).catch(() => undefined); // the folder may not exist: nothing to remove
@@ -257,7 +260,7 @@ export async function applyFirstBoot(deps: ApplyDeps, init: ApplyInit): Promise<
     }
     for (const a of plan.actions) {
       try {
-        await runAction(a, init.root, deps.run);
+        await runAction(a, init.root, deps.run, deps.chown ?? fsp.chown);
         applied.push(a.what);
         log.info({ action: a.kind, what: a.what }, 'applied');
       } catch (e) {

@@ -17,6 +17,7 @@ import {
   applyFirstBoot,
   readFirstBootResult,
   zoneExists,
+  type Chown,
   type Runner,
 } from '../../../firmware/firstboot/apply.js';
 import { silentLogger } from '../../../firmware/core/logger.js';
@@ -52,13 +53,21 @@ function fixture(bootText?: string) {
   const run: Runner = async (argv) => {
     calls.push(argv);
   };
+  // As root the owners are set for real (and read back with stat); otherwise chown to another user is
+  // refused (EPERM), so the owners the apply asked for are recorded (by final path) instead.
+  const asked = new Map<string, [number, number]>();
+  const chown: Chown | undefined = root0
+    ? undefined
+    : async (p, uid, gid) => void asked.set(p.replace(/\.firstboot-tmp$/, ''), [uid, gid]);
+  const owner = (p: string): [number, number] | undefined =>
+    root0 ? [statSync(p).uid, statSync(p).gid] : asked.get(p);
   const lines: Array<Record<string, unknown>> = [];
   const apply = (over: { run?: Runner; live?: boolean } = {}) =>
     applyFirstBoot(
-      { logger: silentLogger(lines), run: over.run ?? run, now: () => NOW },
+      { logger: silentLogger(lines), run: over.run ?? run, now: () => NOW, chown },
       { bootDir: boot, root, live: over.live ?? true },
     );
-  return { dir, root, boot, calls, lines, apply, r: (p: string) => join(root, p) };
+  return { dir, root, boot, calls, lines, apply, owner, r: (p: string) => join(root, p) };
 }
 
 const fullFile = (key: string) => `
@@ -125,10 +134,10 @@ t.test('a full file is applied to the root: files, modes, owners, links, live co
   t.equal(readFileSync(ak, 'utf8'), `${key}\n`);
   t.equal(mode(ssh), 0o700);
   t.equal(mode(ak), 0o600);
-  if (root0) {
-    t.same([statSync(ssh).uid, statSync(ssh).gid], [1234, 1235], 'admin owns ~/.ssh');
-    t.same([statSync(ak).uid, statSync(ak).gid], [1234, 1235], 'admin owns authorized_keys');
-  } else t.comment('not root: ownership (chown to admin) not checked');
+  t.same(f.owner(ssh), [1234, 1235], 'admin owns ~/.ssh');
+  t.same(f.owner(ak), [1234, 1235], 'admin owns authorized_keys');
+  t.same(f.owner(wpa), [0, 0], 'root owns the Wi-Fi file');
+  if (!root0) t.comment('not root: owners as asked of chown (root: read back with stat)');
 
   t.same(f.calls, [
     ['hostname', 'kitchen-hub'],
