@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { dirname } from 'node:path';
-import type { InterfaceView } from './control/types.js';
+import type { InterfaceView, StartupView } from './control/types.js';
 import { PeerhubError } from './core/errors.js';
 
 /** The package version, from dist/ (compiled) or the source tree. */
@@ -61,6 +61,16 @@ export function memoryMB(): Record<'rss' | 'heapTotal' | 'heapUsed' | 'external'
     external: mb(m.external),
     arrayBuffers: mb(m.arrayBuffers),
   };
+}
+
+/**
+ * How long the process took to be ready and the CPU it used until then (user + system), in ms: Node's
+ * own start, loading the modules, the identity, RFC 6762 probing and the first announcement, both APIs.
+ * Process figures: in a test running several agents in one process they describe that process.
+ */
+export function startupFigures(): StartupView {
+  const cpu = process.cpuUsage();
+  return { readyMs: Math.round(process.uptime() * 1000), cpuMs: Math.round((cpu.user + cpu.system) / 1000) };
 }
 
 /** `peerhub status`: the host's interfaces as an owner diagnosing over SSH wants them (no loopback). */

@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { claimSocket, interfacesView, memoryMB, packageVersion } from './agent-support.js';
+import { claimSocket, interfacesView, memoryMB, packageVersion, startupFigures } from './agent-support.js';
 import type { AgentPanel } from './agent-panel.js';
 import type { Trust, TrustEvents } from './agent-trust.js';
 import { loadConfig, type LoadInput } from './config/load.js';
@@ -9,7 +9,7 @@ import { EventBus } from './core/bus.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { isPeerhubError } from './core/errors.js';
 import { createLogger, type Logger } from './core/logger.js';
-import type { StatusView } from './control/types.js';
+import type { StartupView, StatusView } from './control/types.js';
 // Not identity/index.js: the load path must not pull in node-forge (start-up time).
 import { loadOrCreateIdentity } from './identity/files.js';
 import { peerName } from './identity/peerid.js';
@@ -23,7 +23,7 @@ import { createPresence } from './presence/index.js';
 import type { MdnsTransport } from './presence/transport.js';
 import type { PresenceService } from './presence/types.js';
 
-export type AgentEvents = TrustEvents & LocalPresenceEvents & { 'agent:ready': { id: string } };
+export type AgentEvents = TrustEvents & LocalPresenceEvents & { 'agent:ready': { id: string } & StartupView };
 
 const STOP_DEADLINE_MS = 1800;
 const ANNOUNCE_WAIT_MS = 3000;
@@ -96,6 +96,7 @@ export async function startAgent(
   );
 
   const version = packageVersion();
+  const ready: { figures?: StartupView } = {}; // set at ready
   const status = (): StatusView => {
     const names = presence.names();
     const s = me.state;
@@ -117,6 +118,7 @@ export async function startAgent(
       version,
       pid: process.pid,
       uptimeMs: Date.now() - started,
+      ...(ready.figures ? { startup: ready.figures } : {}),
       counters: { ...presence.counters(), ...(trust?.counters() ?? {}) },
       memory: memoryMB(),
       interfaces: interfacesView(),
@@ -201,10 +203,18 @@ export async function startAgent(
     if (!panel) await (await panelP?.catch(() => null))?.close(); // opened, not yet handed over
     throw e;
   }
-  bus.emit('agent:ready', { id: identity.peerId });
+  const figures = startupFigures();
+  ready.figures = figures;
+  bus.emit('agent:ready', { id: identity.peerId, ...figures });
   panel?.ready();
   logger.info(
-    { id: identity.shortId, socket: config.control_socket, port: config.port, host: presence.names().host },
+    {
+      id: identity.shortId,
+      socket: config.control_socket,
+      port: config.port,
+      host: presence.names().host,
+      ...figures,
+    },
     'agent ready',
   );
 

@@ -34,6 +34,10 @@ export function formatStatus(s: StatusView): string {
     ['Peer API port', String(s.port)],
     ['Agent', `v${s.version}, pid ${s.pid}, up ${duration(s.uptimeMs)}`],
   ];
+  if (s.startup) {
+    const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+    rows.push(['Started', `ready after ${secs(s.startup.readyMs)} (CPU ${secs(s.startup.cpuMs)})`]);
+  }
   if (s.memory) {
     rows.push(['Memory', `${s.memory.rss} MB resident, heap ${s.memory.heapUsed}/${s.memory.heapTotal} MB`]);
   }

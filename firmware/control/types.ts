@@ -21,12 +21,19 @@ export interface StatusView {
   version: string;
   pid: number;
   uptimeMs: number;
+  /** From the process's start to `agent ready`: wall time and CPU (user + system), ms. */
+  startup?: StartupView;
   counters: Record<string, number>;
   memory?: Record<string, number>; // MB: rss, heapTotal, heapUsed, external, arrayBuffers
   /** The host's network interfaces (loopback left out): addresses in CIDR form. */
   interfaces?: InterfaceView[];
   /** How much the hub knows: People Near Me rows (verified), contacts, invitations, sessions. */
   counts?: StatusCounts;
+}
+
+export interface StartupView {
+  readyMs: number;
+  cpuMs: number;
 }
 
 export interface InterfaceView {

@@ -390,6 +390,7 @@ export function buildReport(benchDir: string): Report {
   // ---- the rest (peerhub only: latest idle, collab, trust) ----
   const idleAgent = get(latest, 'idle.peerhub agent') as
     { rssMB: number; cpuPercent: number; hwmMB: number } | undefined;
+  const firstBoot = get(latest, 'peerhub.firstBootReady') as { ms: number; cpuMs: number } | undefined;
   const idleAvahi = get(latest, 'idle.avahi-daemon') as { rssMB: number; cpuPercent: number } | undefined;
   const other: Row[] = [
     {
@@ -421,6 +422,22 @@ export function buildReport(benchDir: string): Report {
     { what: 'contacts: lookup by short id', cells: { peerhub: cellP(sum(trust, 'contacts.lookupShortId')) } },
     { what: 'contacts: export one as XML', cells: { peerhub: cellP(sum(trust, 'contacts.export')) } },
     { what: 'mutual TLS handshake to a peer API', cells: { peerhub: cellP(sum(trust, 'tls.handshake')) } },
+    {
+      what: 'agent start → ready, later boots (p50; includes RFC 6762 probing)',
+      cells: { peerhub: cellP(sum(latest, 'peerhub.startReady')) },
+    },
+    {
+      what: '… CPU the agent used until ready (p50)',
+      cells: { peerhub: cellP(sum(latest, 'peerhub.startReadyCpu')) },
+    },
+    {
+      what: 'agent first boot → ready (keys made)',
+      cells: {
+        peerhub: firstBoot
+          ? { v: firstBoot.ms, text: `${ms(firstBoot.ms)} <small>(CPU ${ms(firstBoot.cpuMs)}, n=1)</small>` }
+          : undefined,
+      },
+    },
     {
       what: 'idle RSS of the agent',
       cells: {

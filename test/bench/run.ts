@@ -33,7 +33,7 @@
  * - idle: RSS and CPU of the subject agent and of avahi-daemon (+ its dbus-daemon) over the same window,
  *   30 s after they were started (IDLE_SETTLE_MS).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -52,6 +52,7 @@ import {
   type Teardown,
 } from '../lab/harness.js';
 import { CLK_TCK, cpuTicks, percentile } from '../lab/proc.js';
+import { hubDataDir } from '../lab/hub.js';
 import { unitNodeFlags } from '../lab/paths.js';
 import { HubFeed, peerInstance, summarize, type HubEvent, type Summary } from './common.js';
 import { collabOptionsFromArgs, runCollabBench } from './collab.js';
@@ -64,6 +65,11 @@ import { runTrustBench, trustOptionsFromArgs } from './trust.js';
 const STATES = ['Busy', 'Away', 'OnThePhone', 'Online'] as const;
 
 interface Side {
+  /** peerhub: spawn → agent ready, seen from here and as the agent reports it (process uptime, CPU). */
+  startReady?: Summary;
+  startReadyCpu?: Summary;
+  /** The first cycle, when its data directory was empty: keys made (RSA-2048 root and TLS leaf). */
+  firstBootReady?: { ms: number; cpuMs: number } | null;
   startSeen?: Summary;
   changeFromRequest?: Summary;
   changeFromAck?: Summary;
@@ -100,12 +106,28 @@ async function benchPeerhub(
   const stopExit: number[] = [];
   const fromReq: number[] = [];
   const fromAck: number[] = [];
+  const startReady: number[] = [];
+  const startReadyCpu: number[] = [];
+  let firstBootReady: Side['firstBootReady'] = null;
   for (let c = 0; c < cycles; c++) {
+    const firstBoot = !existsSync(join(hubDataDir(lab.node(0)), 'identity'));
     const t0 = performance.now();
     const hub = await lab.startHub(0, { nickname: NAME, logLevel: 'warn', waitReady: false });
+    // Its own event stream: agent:ready carries the agent's process uptime and CPU at that moment.
+    const own = new HubFeed(hub.socket, 'subject');
+    const ownConnected = own.connect(60_000);
+    ownConnected.catch(() => undefined); // awaited below
     const found = await seenBy((e) => e.type === 'peer:found' && peerInstance(e.data) === NAME, t0);
     startSeen.push(found.t - t0);
-    await hub.ready(20_000);
+    await ownConnected;
+    const ready = await own.waitFor((r) => r.ev.type === 'agent:ready', { timeout: 60_000 });
+    own.close();
+    const figures = ready.value.ev.data as { readyMs?: number; cpuMs?: number };
+    if (firstBoot) firstBootReady = { ms: ready.t - t0, cpuMs: figures.cpuMs ?? NaN };
+    else {
+      startReady.push(ready.t - t0);
+      startReadyCpu.push(figures.cpuMs ?? NaN);
+    }
     if (c === 0) {
       for (let k = 0; k < samples; k++) {
         const state = STATES[k % STATES.length] as string;
@@ -133,6 +155,9 @@ async function benchPeerhub(
   events.close();
   await observer.stop();
   return {
+    startReady: startReady.length > 0 ? summarize(startReady) : undefined,
+    startReadyCpu: startReadyCpu.length > 0 ? summarize(startReadyCpu) : undefined,
+    firstBootReady,
     startSeen: summarize(startSeen),
     changeFromRequest: summarize(fromReq),
     changeFromAck: summarize(fromAck),
@@ -310,6 +335,8 @@ function table(peerhub: Side, avahi: Side, idleRows: Side['idle'], zc: ZeroconfS
     ['status change → seen (from ack)', peerhub.changeFromAck, avahi.changeFromAck, zc.changeFromAck],
     ['graceful stop → gone', peerhub.stopGone, avahi.stopGone, zc.stopGone],
     ['SIGTERM → process exit', peerhub.stopExit, avahi.stopExit, zc.stopExit],
+    ['agent start → ready (later boots)', peerhub.startReady, undefined, undefined],
+    ['agent CPU until ready, ms', peerhub.startReadyCpu, undefined, undefined],
   ];
   const withZc = Object.keys(zc).length > 0;
   const lines = [
@@ -318,6 +345,11 @@ function table(peerhub: Side, avahi: Side, idleRows: Side['idle'], zc: ZeroconfS
       ([k, a, b, z]) =>
         `${k.padEnd(38)}${fmt(a).padEnd(26)}${fmt(b).padEnd(26)}${withZc ? fmt(z).padEnd(26) : ''}${ratio(a, b)}${withZc ? `, ${ratio(a, z)}` : ''}`,
     ),
+    ...(peerhub.firstBootReady
+      ? [
+          `${'agent first boot → ready'.padEnd(38)}${peerhub.firstBootReady.ms.toFixed(0)} ms, CPU ${peerhub.firstBootReady.cpuMs} ms`,
+        ]
+      : []),
     '',
     `${'idle process'.padEnd(38)}${'RSS MB'.padEnd(12)}${'peak MB'.padEnd(12)}CPU %`,
     ...Object.entries(idleRows ?? {}).map(
@@ -481,6 +513,7 @@ async function main(): Promise<number> {
         'start → seen: peerhub = spawn of the agent process until the observer hub emits peer:found; avahi = spawn of avahi-daemon, then a D-Bus publisher once the daemon is up, until avahi-browse -rp prints the resolved service.',
         'status change: peerhub = PUT /v1/presence on the control socket, as `peerhub presence set` sends it (request: call made; ack: response received; the CLI adds its own Node start-up, about 250 ms here) until observer peer:changed; avahi = EntryGroup.UpdateServiceTxt (request: command written to the helper; ack: call returned) until the observer daemon cache holds the new TXT (D-Bus RecordBrowser ItemNew, test/lab/avahi_watch_txt.py: avahi-browse -r resolves once and never reports a TXT change).',
         'graceful stop: SIGTERM to the agent / avahi-daemon until the observer reports removal (goodbye packets).',
+        'agent start → ready (peerhub only): spawn of the agent (through `ip netns exec`) until its agent:ready event (read from its own control socket; stamped by the agent when it was emitted before this process connected): RFC 6762 probing and the first announcement, then the peer API, the panel and the control API. CPU: user + system of the agent process at that moment, as the agent reports it on agent:ready (process.cpuUsage). Later boots = cycles with the identity already on disk; first boot = the first cycle, data directory empty (RSA-2048 root and TLS keys made).',
         'idle: RSS (VmRSS) and CPU of the subject agent (its observer running) and of avahi-daemon + its dbus-daemon over the same window, which starts 30 s after the processes were started (runs before 2026-12-02 19:00 UTC started it after 5 s, inside the start-up’s queries and verification).',
         'all in network namespaces on one bridge of this machine; the observers are a peerhub agent and an avahi-daemon respectively.',
         'peerhub observer events: its GET /v1/events stream on the control socket, read by this process and stamped on arrival (as the crash, fleet and collaboration benches do; one hop, like the anchors’ observers printing to stdout). Runs before 2026-12-02 18:00 UTC read `peerhub watch --json`, one process more (≈ 0.5 ms more per event here).',

@@ -56,6 +56,13 @@ t.test('two agents see each other, a status change and a sign-out', async (t) =>
     'uptime, version, memory',
   );
   t.match(s.counts, { peers: 1, contacts: 0, invitations: 0, pendingInvitations: 0, sessions: 0 }, 'counts');
+  // Start-up figures: process time and CPU until ready, in the status and on the ready event.
+  const ready = b.bus.since(0).find((e) => e.type === 'agent:ready') as
+    { data: { readyMs: number; cpuMs: number } } | undefined;
+  t.match(ready?.data, { id: b.identity.peerId, readyMs: Number, cpuMs: Number }, 'ready event');
+  t.same(s.startup, { readyMs: ready?.data.readyMs, cpuMs: ready?.data.cpuMs }, 'status startup');
+  t.ok((s.startup?.readyMs ?? 0) > 0 && (s.startup?.cpuMs ?? 0) > 0, 'both measured');
+  t.ok((s.startup?.readyMs ?? 0) <= process.uptime() * 1000, 'ready within the process lifetime');
   t.ok(Array.isArray(s.interfaces), 'interfaces listed');
   t.notOk(
     s.interfaces?.some((i) => i.addresses.some((a) => a.startsWith('127.'))),
@@ -63,6 +70,7 @@ t.test('two agents see each other, a status change and a sign-out', async (t) =>
   );
   const human = await run(['--socket', b.sock, 'status']);
   t.match(human.stdout, /Memory:\s+[\d.]+ MB resident/);
+  t.match(human.stdout, /Started:\s+ready after \d+\.\d\d s \(CPU \d+\.\d\d s\)/);
   t.match(human.stdout, /Peers near me:\s+1 \(\d verified\)/);
   t.match(human.stdout, /Invitations:\s+0 \(0 pending\)/);
   t.match(human.stdout, /Sessions:\s+0 \(0 open\)/);
