@@ -155,8 +155,8 @@ async function benchPeerhub(
   events.close();
   await observer.stop();
   return {
-    startReady: startReady.length > 0 ? summarize(startReady) : undefined,
-    startReadyCpu: startReadyCpu.length > 0 ? summarize(startReadyCpu) : undefined,
+    startReady: summarize(startReady), // undefined when no cycle was a later boot
+    startReadyCpu: summarize(startReadyCpu),
     firstBootReady,
     startSeen: summarize(startSeen),
     changeFromRequest: summarize(fromReq),
